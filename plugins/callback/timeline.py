@@ -19,7 +19,7 @@ description:
   - At the end of the run, prints a summary. It gives each service and host with the version it ran before and runs
     now, the duration and outcome of each phase, and the result. The summary is also the last line of the timeline.
   - Works beside any stdout callback, including AWX's.
-author: ops.rollback maintainers
+author: ops.rollback maintainers (!UNKNOWN)
 requirements:
   - Enable it with C(callbacks_enabled = ops.rollback.timeline) in C(ansible.cfg) or E(ANSIBLE_CALLBACKS_ENABLED).
 options:
@@ -81,6 +81,7 @@ class CallbackModule(CallbackBase):
         self.hosts = {}          # host -> {service, from_version, to_version, phases, result}
         self.targets = {}        # service -> {version, rule, ...}
         self.check_mode = False
+        self._pending = []       # records held until the run proves to be a rollback
 
     # Setup -----------------------------------------------------------------
 
@@ -93,12 +94,19 @@ class CallbackModule(CallbackBase):
                 _now().strftime('%Y%m%dT%H%M%SZ'), os.getpid()))
 
     def _write(self, record):
+        # Only rollbacks get a timeline: other playbooks run with the same
+        # ansible.cfg (a deploy, a drill's setup) leave no file and no summary.
+        if self._file is None and not self.phases:
+            self._pending.append(record)
+            return
         if self._file is None:
             directory = os.path.dirname(self.path)
             if directory and not os.path.isdir(directory):
                 os.makedirs(directory)
             self._file = open(self.path, 'a')
-        self._file.write(json.dumps(record, sort_keys=True) + '\n')
+        for line in self._pending + [record]:
+            self._file.write(json.dumps(line, sort_keys=True) + '\n')
+        self._pending = []
         self._file.flush()
 
     def v2_playbook_on_start(self, playbook):
@@ -180,6 +188,8 @@ class CallbackModule(CallbackBase):
     # Summary ---------------------------------------------------------------
 
     def v2_playbook_on_stats(self, stats):
+        if not self.phases:
+            return
         lines = self.summary_lines()
         for line in lines:
             self._display.display(line)
@@ -212,8 +222,14 @@ class CallbackModule(CallbackBase):
             target = self.targets.get(service, {})
             members = sorted(h for h, i in self.hosts.items() if i['service'] == service)
             failed = [h for h in members if self.hosts[h]['result']]
-            verdict = 'FAILED on {0}'.format(', '.join(failed)) if failed else (
-                'planned' if self.check_mode else 'done')
+            if failed:
+                verdict = 'FAILED on {0}'.format(', '.join(failed))
+            elif self.check_mode:
+                verdict = 'planned'
+            elif self.phases.get('verify', {}).get('outcome') == 'ok':
+                verdict = 'done'   # converged and verified (DESIGN.md, Words)
+            else:
+                verdict = 'rolled back but NOT verified'
             lines.append('service {0}: target {1} (rule: {2}) -> {3}'.format(
                 service, target.get('version', '(not chosen)'), target.get('rule', '-'), verdict))
             width = max(len(h) for h in members)

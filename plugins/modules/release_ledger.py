@@ -19,7 +19,7 @@ description:
   - For symlinked releases the ledger is a JSON file beside the releases, so every controller and AWX job sees the
     same record. Writes are atomic (a new file renamed over the old one) and serialised with a lock file.
   - The newest verdict for a version wins; recording the verdict a version already has changes nothing.
-author: ops.rollback maintainers
+author: ops.rollback maintainers (!UNKNOWN)
 options:
   path:
     description: Application root that holds the releases and the ledger file.

@@ -23,7 +23,7 @@ description:
     was used. For a fleet, choose the target once on the controller (the P(ops.rollback.previous_version#filter) filter,
     as the C(ops.rollback.symlink) role does) and pass O(version) to every host.
   - The current version is read from where C(current) points, never from modification times.
-author: ops.rollback maintainers
+author: ops.rollback maintainers (!UNKNOWN)
 options:
   path:
     description: Application root that holds the releases directory and the current link.

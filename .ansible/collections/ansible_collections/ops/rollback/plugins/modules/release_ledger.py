@@ -1,0 +1,154 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: release_ledger
+short_description: Record which releases were verified good and which were rolled back from
+version_added: "0.1.0"
+description:
+  - The release ledger is the record that gives C(previous) its meaning. The previous version of a service is the
+    newest earlier version recorded as verified good, not merely the second-newest release.
+  - Deploy pipelines call this module with O(state=good) once a release has passed verification. The
+    C(ops.rollback.symlink) role records the rollback target as V(good) and the version it left as V(bad).
+  - For symlinked releases the ledger is a JSON file beside the releases, so every controller and AWX job sees the
+    same record. Writes are atomic (a new file renamed over the old one) and serialised with a lock file.
+  - The newest verdict for a version wins; recording the verdict a version already has changes nothing.
+author: ops.rollback maintainers
+options:
+  path:
+    description: Application root that holds the releases and the ledger file.
+    type: path
+    required: true
+  version:
+    description: Version to record a verdict for, as named in the releases directory. Required unless O(state=query).
+    type: str
+  state:
+    description:
+      - V(good) records the version as verified good, V(bad) as rolled back from.
+      - V(query) only reads the ledger.
+    type: str
+    choices: [good, bad, query]
+    default: query
+  note:
+    description: Free text stored with the verdict, such as the pipeline run or the incident id.
+    type: str
+  ledger_file:
+    description: Name of the ledger file under O(path).
+    type: str
+    default: rollback-ledger.json
+extends_documentation_fragment:
+  - ops.rollback._attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+seealso:
+  - module: ops.rollback.release_switch
+"""
+
+EXAMPLES = r"""
+- name: Mark the release that just passed verification as good
+  ops.rollback.release_ledger:
+    path: /srv/demo
+    version: v1.2.9
+    state: good
+    note: "pipeline run 4711"
+
+- name: Read the ledger
+  ops.rollback.release_ledger:
+    path: /srv/demo
+  register: ledger
+"""
+
+RETURN = r"""
+good:
+  description: Versions whose newest verdict is V(good), after the task.
+  returned: always
+  type: list
+  elements: str
+  sample: [v1.2.8, v1.2.9]
+bad:
+  description: Versions whose newest verdict is V(bad), after the task.
+  returned: always
+  type: list
+  elements: str
+  sample: [v1.3.0]
+entries:
+  description: The whole history, oldest first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    version:
+      description: Version the verdict is about.
+      type: str
+      sample: v1.2.9
+    state:
+      description: V(good) or V(bad).
+      type: str
+      sample: good
+    at:
+      description: When it was recorded (UTC, ISO 8601).
+      type: str
+      sample: "2026-11-23T03:12:45Z"
+    note:
+      description: The note given with it.
+      type: str
+      sample: pipeline run 4711
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import BAD, GOOD, FileLedger
+
+
+def argument_spec():
+    return dict(
+        path=dict(type='path', required=True),
+        version=dict(type='str'),
+        state=dict(type='str', default='query', choices=[GOOD, BAD, 'query']),
+        note=dict(type='str'),
+        ledger_file=dict(type='str', default='rollback-ledger.json'),
+    )
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        required_if=[('state', GOOD, ['version']), ('state', BAD, ['version'])],
+        supports_check_mode=True,
+    )
+    params = module.params
+    state = params['state']
+    result = dict(changed=False)
+    try:
+        ledger = FileLedger.beside(params['path'], params['ledger_file'])
+        if state != 'query' and ledger.needs(params['version'], state):
+            before = ledger.verdicts().get(params['version'], 'none')
+            result['changed'] = True
+            result['diff'] = dict(
+                before='{0}: {1}\n'.format(params['version'], before),
+                after='{0}: {1}\n'.format(params['version'], state),
+            )
+            if not module.check_mode:
+                ledger.record(params['version'], state, note=params['note'])
+        result.update(entries=ledger.entries(), good=ledger.versions(GOOD), bad=ledger.versions(BAD))
+    except RollbackError as err:
+        module.fail_json(msg=err.msg, **err.details)
+    if not module._diff:
+        result.pop('diff', None)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,198 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: release_switch
+short_description: Switch, list and prune symlinked releases atomically
+version_added: "0.1.0"
+description:
+  - Manages a Capistrano-style release tree on a host, C(<path>/releases/<version>) with a C(<path>/current) link,
+    as left by Capistrano, ansistrano and most deploy scripts.
+  - O(state=switched) points C(current) at a release atomically. A new link is created beside the old one and
+    renamed over it, so C(current) is never missing, not even for an instant.
+  - A release is switched to only if it exists and carries the O(complete_marker) file that a finished deploy leaves.
+  - Without O(version), switches to the previous good version of this host. That is the newest version older than the
+    one rolled back from that the release ledger (M(ops.rollback.release_ledger)) records as verified good. While the
+    ledger is empty, it is the complete release just before the current one in version order. RV(rule) says which rule
+    was used. For a fleet, choose the target once on the controller (the P(ops.rollback.previous_version#filter) filter,
+    as the C(ops.rollback.symlink) role does) and pass O(version) to every host.
+  - The current version is read from where C(current) points, never from modification times.
+author: ops.rollback maintainers
+options:
+  path:
+    description: Application root that holds the releases directory and the current link.
+    type: path
+    required: true
+  version:
+    description:
+      - Release to switch to, as named in the releases directory (for example C(v1.2.9)).
+      - A version containing C(/), C(..), NUL, whitespace or shell metacharacters is refused before anything is touched.
+      - Omit it to switch to the previous good version (see the description).
+    type: str
+  state:
+    description:
+      - V(switched) points C(current) at the release.
+      - V(listed) only reports the releases and the current one.
+      - V(pruned) removes old releases, keeping the O(keep) newest and always the current one.
+    type: str
+    choices: [switched, listed, pruned]
+    default: switched
+  keep:
+    description: With O(state=pruned), how many of the newest releases to keep (the current one is always kept).
+    type: int
+  releases_dir:
+    description: Directory under O(path) that holds one directory per release.
+    type: str
+    default: releases
+  current_link:
+    description: Name of the link under O(path) that points at the running release.
+    type: str
+    default: current
+  complete_marker:
+    description: File that a finished deploy leaves in a release; a release without it is refused.
+    type: str
+    default: REVISION
+  ledger_file:
+    description: Release ledger under O(path), read only when O(version) is omitted.
+    type: str
+    default: rollback-ledger.json
+extends_documentation_fragment:
+  - ops.rollback._attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+notes:
+  - Restarting the application after a switch is the caller's job (the C(ops.rollback.symlink) role does it per batch).
+seealso:
+  - module: ops.rollback.release_ledger
+  - module: ops.rollback.health_check
+"""
+
+EXAMPLES = r"""
+- name: Roll the application back to v1.2.9
+  ops.rollback.release_switch:
+    path: /srv/demo
+    version: v1.2.9
+
+- name: Roll back to the previous good version of this host
+  ops.rollback.release_switch:
+    path: /srv/demo
+  register: switch
+
+- name: List releases and the current one
+  ops.rollback.release_switch:
+    path: /srv/demo
+    state: listed
+  register: releases
+
+- name: Keep only the five newest releases
+  ops.rollback.release_switch:
+    path: /srv/demo
+    state: pruned
+    keep: 5
+"""
+
+RETURN = r"""
+from_version:
+  description: Version C(current) pointed to before the task (null when there was no link).
+  returned: always
+  type: str
+  sample: v1.3.0
+to_version:
+  description: Version C(current) points to after the task (in check mode, would point to).
+  returned: always
+  type: str
+  sample: v1.2.9
+rule:
+  description: How the target was chosen, V(explicit), V(ledger) or V(release-before-current).
+  returned: when O(state=switched)
+  type: str
+  sample: explicit
+release:
+  description: Directory of the release C(current) points to after the task.
+  returned: when a release is current
+  type: str
+  sample: /srv/demo/releases/v1.2.9
+releases:
+  description: Every release directory, oldest first in version order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    version:
+      description: Release name.
+      type: str
+      sample: v1.2.9
+    complete:
+      description: Whether the release carries the complete marker.
+      type: bool
+      sample: true
+    current:
+      description: Whether C(current) points to it (after the task).
+      type: bool
+      sample: true
+removed:
+  description: Releases removed (or that would be removed in check mode).
+  returned: when O(state=pruned)
+  type: list
+  elements: str
+  sample: [v1.2.6, v1.2.7]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import FileLedger
+from ansible_collections.ops.rollback.plugins.module_utils.release.runner import run_release_switch
+from ansible_collections.ops.rollback.plugins.module_utils.release.tree import ReleaseTree
+
+
+def argument_spec():
+    return dict(
+        path=dict(type='path', required=True),
+        version=dict(type='str'),
+        state=dict(type='str', default='switched', choices=['switched', 'listed', 'pruned']),
+        keep=dict(type='int'),
+        releases_dir=dict(type='str', default='releases'),
+        current_link=dict(type='str', default='current'),
+        complete_marker=dict(type='str', default='REVISION'),
+        ledger_file=dict(type='str', default='rollback-ledger.json'),
+    )
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        required_if=[('state', 'pruned', ['keep'])],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        tree = ReleaseTree(params['path'], params['releases_dir'], params['current_link'], params['complete_marker'])
+        result = run_release_switch(
+            tree,
+            state=params['state'],
+            version=params['version'],
+            keep=params['keep'],
+            ledger=FileLedger.beside(tree.path, params['ledger_file']),
+            check_mode=module.check_mode,
+        )
+    except RollbackError as err:
+        module.fail_json(msg=err.msg, **err.details)
+    if not module._diff:
+        result.pop('diff', None)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

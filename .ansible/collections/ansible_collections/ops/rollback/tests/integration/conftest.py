@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The lab for integration tests: real Debian hosts (containers) reached over
+SSH, a real demo app, the real rollback playbook run as a user runs it.
+
+Needs `scripts/setup.sh` and a Docker engine; `scripts/test.sh` does both.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+import yaml
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+BIN = os.path.dirname(sys.executable)
+DOCKER = '/usr/bin/docker'
+INVENTORY = os.path.join(REPO, 'inventory', 'lab', 'hosts.yml')
+
+
+class Lab:
+    """The lab's hosts, and what a user can observe of them from outside."""
+
+    def __init__(self, size, timeline_dir):
+        self.size = size
+        self.timeline_dir = timeline_dir
+        with open(INVENTORY) as handle:
+            inventory = yaml.safe_load(handle)
+        self.hosts = inventory['all']['children']['demo']['hosts']
+        self.names = sorted(self.hosts)
+        self.runs = 0
+        self.last_timeline = None
+
+    def env(self):
+        self.runs += 1
+        self.last_timeline = os.path.join(self.timeline_dir, 'run-{0}.jsonl'.format(self.runs))
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
+                   ANSIBLE_FORCE_COLOR='0', OPS_ROLLBACK_TIMELINE=self.last_timeline)
+        env['PATH'] = BIN + os.pathsep + env.get('PATH', '')
+        return env
+
+    def run(self, *args, playbook='ops.rollback.rollback', expect_rc=0, on_line=None):
+        """Run a playbook as a user would; returns (rc, output)."""
+        command = [os.path.join(BIN, 'ansible-playbook'), playbook] + list(args)
+        proc = subprocess.Popen(command, cwd=REPO, env=self.env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if on_line:
+                on_line(line)
+        rc = proc.wait()
+        output = ''.join(lines)
+        if expect_rc is not None:
+            assert rc == expect_rc, 'ansible-playbook {0} exited {1}:\n{2}'.format(' '.join(args), rc, output[-6000:])
+        return rc, output
+
+    def rollback(self, *args, **kwargs):
+        return self.run('-e', 'service=demo', *args, **kwargs)
+
+    def deploy(self, version, broken=False):
+        extra = ['-e', 'version=' + version] + (['-e', 'broken=true'] if broken else [])
+        self.run(*extra, playbook=os.path.join(REPO, 'lab', 'deploy.yml'))
+
+    def reset(self):
+        """Remove every release, the ledger and the running app from every host."""
+        for name in self.names:
+            self.exec(name, 'sh', '-c', 'pkill -f /srv/demo/ ; rm -rf /srv/demo; true')
+
+    def revive(self, host):
+        """Start a stopped host again and its app, as an operator would after an outage."""
+        subprocess.run([DOCKER, 'start', self.container(host)], check=True, capture_output=True)
+        subprocess.run(['bash', os.path.join(REPO, 'scripts', 'lab.sh'), 'up', str(self.size)], check=True)
+        self.exec(host, '/usr/local/bin/demo-restart')
+
+    def container(self, host):
+        return 'ops-rollback-lab-' + host[len('lab'):]
+
+    def exec(self, host, *argv):
+        return subprocess.run([DOCKER, 'exec', self.container(host)] + list(argv), check=True,
+                              capture_output=True, text=True).stdout
+
+    def served(self, host):
+        """The version the host's app actually serves, asked over HTTP from the controller."""
+        url = self.hosts[host]['lab_http_url'] + '/version'
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                return json.load(answer)['version']
+        except OSError as exc:
+            return 'unreachable: {0}'.format(exc)
+
+    def served_all(self):
+        return dict((host, self.served(host)) for host in self.names)
+
+    def current(self, host):
+        return os.path.basename(self.exec(host, 'readlink', '/srv/demo/current').strip())
+
+    def ledger(self, host):
+        try:
+            text = self.exec(host, 'cat', '/srv/demo/rollback-ledger.json')
+        except subprocess.CalledProcessError:
+            return {}
+        return dict((e['version'], e['state']) for e in json.loads(text)['entries'])
+
+    def timeline(self):
+        """The JSON lines the timeline callback wrote for the last run."""
+        with open(self.last_timeline) as handle:
+            return [json.loads(line) for line in handle]
+
+
+@pytest.fixture(scope='session')
+def lab(tmp_path_factory):
+    subprocess.run(['bash', os.path.join(REPO, 'scripts', 'lab.sh'), 'up', '3'], check=True)
+    return Lab(3, str(tmp_path_factory.mktemp('timelines')))
+
+
+@pytest.fixture
+def broken_fleet(lab):
+    """v1.2.8 and v1.2.9 deployed and verified good, then the broken v1.3.0 landed."""
+    lab.reset()
+    lab.deploy('v1.2.8')
+    lab.deploy('v1.2.9')
+    lab.deploy('v1.3.0', broken=True)
+    assert set(lab.served_all().values()) == {'v1.3.0'}
+    return lab

@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The release tree and release_switch's runner on a real file system."""
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import (
+    InvalidInputError,
+    NotFoundError,
+    RollbackError,
+)
+from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import FileLedger
+from ansible_collections.ops.rollback.plugins.module_utils.release.runner import run_release_switch
+from ansible_collections.ops.rollback.plugins.module_utils.release.tree import ReleaseTree
+
+
+@pytest.fixture
+def app(tmp_path):
+    """/srv/demo-like tree: v1.2.8, v1.2.9, v1.3.0 complete, v1.3.1 without its marker; current -> v1.3.0."""
+    for version in ('v1.2.8', 'v1.2.9', 'v1.3.0', 'v1.3.1'):
+        release = tmp_path / 'releases' / version
+        release.mkdir(parents=True)
+        (release / 'VERSION').write_text(version)
+        if version != 'v1.3.1':
+            (release / 'REVISION').write_text('abc\n')
+    os.symlink('releases/v1.3.0', str(tmp_path / 'current'))
+    return tmp_path
+
+
+def run(app, **kwargs):
+    tree = ReleaseTree(str(app))
+    return run_release_switch(tree, ledger=FileLedger.beside(str(app)), **kwargs)
+
+
+def served(app):
+    return (app / 'current' / 'VERSION').read_text()
+
+
+def test_switch_then_again_is_unchanged(app):
+    first = run(app, state='switched', version='v1.2.9')
+    assert (first['changed'], first['from_version'], first['to_version']) == (True, 'v1.3.0', 'v1.2.9')
+    assert served(app) == 'v1.2.9'
+    assert first['diff']['after'].endswith('releases/v1.2.9\n')
+    second = run(app, state='switched', version='v1.2.9')
+    assert (second['changed'], second['from_version']) == (False, 'v1.2.9')
+
+
+def test_check_mode_reports_the_plan_and_changes_nothing(app):
+    result = run(app, state='switched', version='v1.2.9', check_mode=True)
+    assert (result['changed'], result['to_version']) == (True, 'v1.2.9')
+    assert served(app) == 'v1.3.0'
+
+
+@pytest.mark.parametrize('version, error, text', [
+    ('v9.9.9', NotFoundError, 'available: v1.2.8, v1.2.9, v1.3.0'),
+    ('v1.3.1', InvalidInputError, 'no REVISION marker'),
+    ('../v1.2.9', InvalidInputError, 'Refusing version'),
+    ('v1.2.9; rm -rf /', InvalidInputError, 'Refusing version'),
+])
+def test_bad_targets_fail_and_change_nothing(app, version, error, text):
+    with pytest.raises(error, match=text.replace('(', r'\(')):
+        run(app, state='switched', version=version)
+    assert served(app) == 'v1.3.0'
+
+
+def test_previous_without_ledger_is_the_release_before_current(app):
+    result = run(app, state='switched')
+    assert (result['to_version'], result['rule']) == ('v1.2.9', 'release-before-current')
+
+
+def test_previous_follows_the_ledger_and_again_stays(app):
+    ledger = FileLedger.beside(str(app))
+    ledger.record('v1.2.8', 'good')
+    ledger.record('v1.2.9', 'bad')
+    result = run(app, state='switched')
+    assert (result['to_version'], result['rule']) == ('v1.2.8', 'ledger')
+    ledger.record('v1.3.0', 'bad')
+    assert run(app, state='switched')['changed'] is False
+
+
+def test_listed_reports_releases_and_current(app):
+    result = run(app, state='listed')
+    assert result['changed'] is False
+    assert [(r['version'], r['complete'], r['current']) for r in result['releases']] == [
+        ('v1.2.8', True, False), ('v1.2.9', True, False), ('v1.3.0', True, True), ('v1.3.1', False, False)]
+
+
+def test_pruned_keeps_newest_and_current(app):
+    run(app, state='switched', version='v1.2.8')
+    plan = run(app, state='pruned', keep=2, check_mode=True)
+    assert plan['removed'] == ['v1.2.9'] and (app / 'releases' / 'v1.2.9').is_dir()
+    result = run(app, state='pruned', keep=2)
+    assert sorted(os.listdir(str(app / 'releases'))) == ['v1.2.8', 'v1.3.0', 'v1.3.1']
+    assert served(app) == 'v1.2.8' and result['changed'] is True
+    assert run(app, state='pruned', keep=2)['changed'] is False
+
+
+@pytest.mark.parametrize('layout, text', [
+    ('directory', 'not a symbolic link'),
+    ('outside', 'outside'),
+])
+def test_current_that_is_not_a_release_link_is_refused(app, layout, text):
+    os.unlink(str(app / 'current'))
+    if layout == 'directory':
+        (app / 'current').mkdir()
+    else:
+        os.symlink('/tmp', str(app / 'current'))
+    with pytest.raises(RollbackError, match=text):
+        run(app, state='switched', version='v1.2.9')
+
+
+def test_absolute_links_from_other_tools_are_read(app):
+    os.unlink(str(app / 'current'))
+    os.symlink(str(app / 'releases' / 'v1.2.9'), str(app / 'current'))
+    assert run(app, state='listed')['from_version'] == 'v1.2.9'
+
+
+def test_current_is_never_missing_while_switching(app):
+    """1,000 switches while a reader resolves current: it always finds a release."""
+    tree = ReleaseTree(str(app))
+    stop = threading.Event()
+    missing = []
+
+    def reader():
+        while not stop.is_set():
+            try:
+                os.stat(str(app / 'current' / 'VERSION'))
+            except FileNotFoundError:
+                missing.append(1)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for i in range(1000):
+            tree.switch('v1.2.9' if i % 2 else 'v1.2.8')
+    finally:
+        stop.set()
+        thread.join()
+    assert missing == []
+    assert not [name for name in os.listdir(str(app)) if name.startswith('.current.tmp')]

@@ -1,0 +1,476 @@
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""HTTP health checks: is the service healthy, and has it stayed healthy?
+
+Plain classes, no AnsibleModule, so pytest drives them directly.
+
+* ``Endpoint`` describes one URL and what a healthy answer looks like.
+* ``HealthChecker`` probes every endpoint once per *round*. The check passes
+  once ``successes`` consecutive rounds pass completely (a failing round resets
+  the streak); it fails after ``retries`` rounds without that.
+* The HTTP call is injected (``fetch``): the module passes ``open_url_fetch()``,
+  a thin wrapper around ``ansible.module_utils.urls`` (``Request``, the class
+  behind ``open_url``), so proxies, TLS validation and redirects behave as
+  everywhere else in Ansible.
+
+A ``fetch`` callable takes ``(url, method, headers, timeout, validate_certs)``
+and returns ``(status, body_bytes)`` for every HTTP answer, including 4xx/5xx.
+When no HTTP answer arrives it raises ``ProbeError`` (reason already worded for
+a user), ``OSError`` (``URLError``, timeouts, refused connections) or
+``http.client.HTTPException``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import http.client
+import json
+import math
+import re
+import socket
+import ssl
+import time
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import (
+    InvalidInputError,
+    RollbackError,
+)
+
+ALLOWED_METHODS = ('GET', 'HEAD')
+DEFAULT_RETRIES = 10
+DEFAULT_DELAY = 3
+DEFAULT_TIMEOUT = 5
+DEFAULT_SUCCESSES = 3
+# A health endpoint answers in bytes or kilobytes; never read more than this.
+MAX_BODY_BYTES = 1024 * 1024
+_MAX_SHOWN = 80
+
+
+class MissingLibraryError(RollbackError):
+    """An optional Python library that a requested feature needs is not installed."""
+
+
+class ProbeError(Exception):
+    """No HTTP answer arrived; ``reason`` says why, in words a user reads."""
+
+    def __init__(self, reason):
+        super(ProbeError, self).__init__(reason)
+        self.reason = reason
+
+
+# ---------------------------------------------------------------------------
+# fetch: the one place that talks HTTP
+# ---------------------------------------------------------------------------
+
+def open_url_fetch(use_proxy=True):
+    """Return a ``fetch`` callable built on Ansible's HTTP client (``open_url``'s ``Request``).
+
+    The TLS contexts are made once, here: ``open_url`` would load the CA bundle
+    again on every request (tens of milliseconds), which would count as latency.
+    """
+    # Imported here so the pure checking logic imports without ansible-core.
+    import urllib.error
+
+    from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+    from ansible.module_utils.urls import Request, make_context
+
+    contexts = {True: make_context(validate_certs=True), False: make_context(validate_certs=False)}
+
+    def fetch(url, method, headers, timeout, validate_certs):
+        validate_certs = bool(validate_certs)
+        try:
+            response = Request().open(
+                method,
+                url,
+                headers=dict(headers or {}),
+                timeout=timeout,
+                validate_certs=validate_certs,
+                use_proxy=use_proxy,
+                context=contexts[validate_certs],
+            )
+        except urllib.error.HTTPError as err:
+            # 4xx/5xx are answers, not transport failures: the checker judges them.
+            body = err.read(MAX_BODY_BYTES) if err.fp is not None else b''
+            err.close()
+            return err.code, body
+        except UrlsConnectionError as err:
+            # SSLValidationError, ProxyError and friends, raised by Ansible's handlers.
+            raise ProbeError(_tls_or_generic(err, validate_certs))
+        try:
+            return response.status, response.read(MAX_BODY_BYTES)
+        finally:
+            response.close()
+
+    return fetch
+
+
+def _tls_or_generic(err, validate_certs):
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if validate_certs and ('certificate' in text.lower() or 'ssl' in text.lower()):
+        return 'TLS error: {0} (fix the certificate, or set validate_certs: false for a self-signed test endpoint)'.format(text)
+    return 'request failed: {0}'.format(text)
+
+
+def describe_transport_error(err, timeout, validate_certs=True):
+    """Word a failure without an HTTP answer as the ``reason`` a user reads."""
+    if isinstance(err, ProbeError):
+        return err.reason
+    cause = getattr(err, 'reason', err)  # URLError wraps the socket error
+    if not isinstance(cause, BaseException):
+        cause = err
+    if isinstance(cause, (socket.timeout, TimeoutError)) or 'timed out' in str(cause):
+        return 'timed out after {0:g} s'.format(timeout)
+    if isinstance(cause, ConnectionRefusedError):
+        return 'connection refused'
+    if isinstance(cause, (ConnectionResetError, http.client.RemoteDisconnected)):
+        return 'connection closed by the server before it answered'
+    if isinstance(cause, socket.gaierror):
+        return 'host name not resolved: {0}'.format(cause)
+    if isinstance(cause, (ssl.SSLError, ssl.CertificateError)):
+        return _tls_or_generic(cause, validate_certs)
+    return 'request failed: {0}'.format(cause or type(cause).__name__)
+
+
+# ---------------------------------------------------------------------------
+# Endpoint
+# ---------------------------------------------------------------------------
+
+class Endpoint:
+    """One URL and what a healthy answer from it looks like.
+
+    ``status``: an int or a list of ints. ``json_query`` is a JMESPath
+    expression evaluated on the JSON body; with ``equals`` its result must equal
+    that value, without it the result must be non-empty (not null, false, "",
+    [] or {}). ``equals=None`` means "not set". ``max_latency_ms`` bounds the
+    time from sending the request to having read the body.
+    """
+
+    def __init__(self, url, method='GET', status=200, body_regex=None, json_query=None, equals=None,
+                 max_latency_ms=None, headers=None, validate_certs=True):
+        self.url = url
+        self.method = (method or 'GET').upper()
+        self.status = status
+        self.body_regex = body_regex
+        self.json_query = json_query
+        self.equals = equals
+        self.max_latency_ms = max_latency_ms
+        self.headers = {str(name): str(value) for name, value in (headers or {}).items()}
+        self.validate_certs = validate_certs
+        self._regex = None
+        self._query = None
+
+    @classmethod
+    def coerce(cls, spec):
+        if isinstance(spec, cls):
+            return spec
+        if isinstance(spec, dict):
+            try:
+                return cls(**spec)
+            except TypeError as err:
+                raise InvalidInputError(
+                    'An endpoint with keys {0} was refused ({1}); the keys are url (required), method, status, '
+                    'body_regex, json_query, equals, max_latency_ms, headers and validate_certs.'.format(
+                        ', '.join(sorted(str(key) for key in spec)) or 'none', err))
+        raise InvalidInputError(
+            'Each item of endpoints must be a mapping with at least url (got {0!r}); '
+            'for example {{url: "http://127.0.0.1:8000/health"}}.'.format(spec))
+
+    def validate(self, where):
+        """Check every field and compile the regex and the query; ``where`` names the option, e.g. ``endpoints[0]``."""
+        if not isinstance(self.url, str) or not re.match(r'^https?://[^/\s?#]+', self.url, re.IGNORECASE):
+            raise InvalidInputError(
+                '{0}.url {1!r} is not an http:// or https:// URL. Give the full URL with scheme and host, '
+                'for example http://127.0.0.1:8000/health.'.format(where, self.url), option=where + '.url')
+        if self.method not in ALLOWED_METHODS:
+            raise InvalidInputError(
+                '{0}.method {1!r} is not supported; use one of {2}.'.format(where, self.method, ', '.join(ALLOWED_METHODS)),
+                option=where + '.method')
+        self.status = self._validate_status(where)
+        if self.equals is not None and not self.json_query:
+            raise InvalidInputError(
+                '{0}.equals is set but {0}.json_query is not. equals is compared with the result of json_query: '
+                'add json_query (for example json_query: status) or remove equals.'.format(where),
+                option=where + '.equals')
+        if self.max_latency_ms is not None and (not _is_number(self.max_latency_ms) or self.max_latency_ms <= 0):
+            raise InvalidInputError(
+                '{0}.max_latency_ms must be a positive number of milliseconds (got {1!r}); '
+                'omit it to accept any latency below timeout.'.format(where, self.max_latency_ms),
+                option=where + '.max_latency_ms')
+        if self.body_regex:
+            try:
+                self._regex = re.compile(self.body_regex)
+            except re.error as err:
+                raise InvalidInputError(
+                    '{0}.body_regex {1!r} is not a valid Python regular expression: {2}. '
+                    'Fix the pattern (escape literal characters such as . ( [ with a backslash).'.format(
+                        where, self.body_regex, err),
+                    option=where + '.body_regex')
+        if self.json_query:
+            jmespath = _import_jmespath(where)
+            try:
+                self._query = jmespath.compile(self.json_query)
+            except jmespath.exceptions.ParseError as err:
+                raise InvalidInputError(
+                    '{0}.json_query {1!r} is not a valid JMESPath expression: {2}. '
+                    'Fix the expression (see https://jmespath.org/tutorial.html).'.format(
+                        where, self.json_query, str(err).splitlines()[0]),
+                    option=where + '.json_query')
+        return self
+
+    def _validate_status(self, where):
+        codes = self.status if isinstance(self.status, (list, tuple)) else [self.status]
+        result = []
+        for code in codes:
+            try:
+                number = int(code)
+            except (TypeError, ValueError):
+                number = None
+            if number is None or isinstance(code, bool) or not 100 <= number <= 599:
+                raise InvalidInputError(
+                    '{0}.status {1!r} is not an HTTP status code; give one code (200) or a list '
+                    '([200, 204]) between 100 and 599.'.format(where, self.status), option=where + '.status')
+            result.append(number)
+        if not result:
+            raise InvalidInputError(
+                '{0}.status is empty; give one code (200) or a list ([200, 204]), or omit it for 200.'.format(where),
+                option=where + '.status')
+        return tuple(result)
+
+    def judge(self, status, body, latency_ms):
+        """Return ``None`` when the answer is healthy, else the reason it is not."""
+        if status not in self.status:
+            return 'status {0}, expected {1}'.format(status, _expected_status(self.status))
+        text = body.decode('utf-8', 'replace') if isinstance(body, bytes) else (body or '')
+        if self._regex is not None and not self._regex.search(text):
+            return 'body does not match regex {0!r}'.format(self.body_regex)
+        if self._query is not None:
+            try:
+                document = json.loads(text)
+            except ValueError:
+                return 'body is not JSON, so json_query {0!r} cannot be evaluated (body starts {1})'.format(
+                    self.json_query, _show(text[:_MAX_SHOWN]))
+            value = self._query.search(document)
+            if self.equals is not None:
+                if not _same(value, self.equals):
+                    return 'json_query {0!r} gave {1}, expected {2}'.format(self.json_query, _show(value), _show(self.equals))
+            elif value is None or value is False or (isinstance(value, (str, list, dict)) and not value):
+                return 'json_query {0!r} gave {1}, expected a non-empty value'.format(self.json_query, _show(value))
+        if self.max_latency_ms is not None and latency_ms > self.max_latency_ms:
+            return 'latency {0} ms over max_latency_ms {1:g}'.format(latency_ms, self.max_latency_ms)
+        return None
+
+
+# ---------------------------------------------------------------------------
+# HealthChecker
+# ---------------------------------------------------------------------------
+
+class _Tally:
+    """What happened to one endpoint over all rounds."""
+
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+        self.ok = False
+        self.status = None
+        self.latency_ms = None
+        self.latencies = []
+        self.attempts = 0
+        self.failures = 0
+        self.reason = None
+        self.last_failed_round = None
+
+    def as_dict(self):
+        return {
+            'url': self.endpoint.url,
+            'ok': self.ok,
+            'status': self.status,
+            'latency_ms': self.latency_ms,
+            'p95_latency_ms': p95(self.latencies),
+            'attempts': self.attempts,
+            'failures': self.failures,
+            'reason': self.reason,
+        }
+
+
+class HealthResult:
+    """Outcome of ``HealthChecker.run()``; ``as_dict()`` is the module's result."""
+
+    def __init__(self, passed, rounds, tallies, successes, streak):
+        self.passed = passed
+        self.rounds = rounds
+        self.successes = successes
+        self.streak = streak
+        self.endpoints = [t.as_dict() for t in tallies]
+        self._tallies = tallies
+        self.p95_latency_ms = p95([ms for t in tallies for ms in t.latencies])
+
+    def as_dict(self):
+        return {
+            'passed': self.passed,
+            'rounds': self.rounds,
+            'p95_latency_ms': self.p95_latency_ms,
+            'endpoints': self.endpoints,
+        }
+
+    def failure_message(self):
+        """The ``msg`` for a failed check: what failed, why, and what to do next."""
+        if self.passed:
+            return None
+        needs = ('a passing round' if self.successes == 1
+                 else '{0} consecutive passing rounds'.format(self.successes))
+        rounds = _plural(self.rounds, 'round')
+        failing = [t for t in self._tallies if not t.ok]
+        if failing:
+            return 'Health check failed for {0} of {1} after {2}: {3}. ' \
+                   "Check the service's logs; the check needs {4}.".format(
+                       len(failing), _plural(len(self._tallies), 'endpoint'), rounds,
+                       '; '.join('{0}: {1}'.format(t.endpoint.url, t.reason) for t in failing), needs)
+        # Every endpoint passed the last round, but not for long enough: the
+        # streak was reset by an earlier failure (only possible with successes > 1).
+        last = max(t.last_failed_round or 0 for t in self._tallies)
+        flapped = [t for t in self._tallies if t.last_failed_round == last]
+        return 'Health check failed: after {0} the service had passed only {1} in a row of the {2} needed; ' \
+               'round {3} failed ({4}). The service is flapping: check its logs, or raise retries to give it ' \
+               'more time.'.format(rounds, _plural(self.streak, 'round'), self.successes, last,
+                                   '; '.join('{0}: {1}'.format(t.endpoint.url, t.reason) for t in flapped))
+
+
+class HealthChecker:
+    """Probe endpoints in rounds until ``successes`` consecutive rounds pass, or ``retries`` rounds ran."""
+
+    def __init__(self, endpoints, fetch, retries=DEFAULT_RETRIES, delay=DEFAULT_DELAY, timeout=DEFAULT_TIMEOUT,
+                 successes=DEFAULT_SUCCESSES, sleep=time.sleep, clock=time.monotonic):
+        if not endpoints:
+            raise InvalidInputError(
+                'Option endpoints is empty: give at least one endpoint to check, '
+                'for example endpoints: [{url: "http://127.0.0.1:8000/health"}].', option='endpoints')
+        self.endpoints = [Endpoint.coerce(spec).validate('endpoints[{0}]'.format(index))
+                          for index, spec in enumerate(endpoints)]
+        _require(_is_int(retries) and retries >= 1, 'retries',
+                 'retries must be a whole number of rounds, at least 1 (got {0!r}).'.format(retries))
+        _require(_is_int(successes) and successes >= 1, 'successes',
+                 'successes must be a whole number of consecutive passing rounds, at least 1 (got {0!r}).'.format(successes))
+        _require(successes <= retries, 'successes',
+                 'successes ({0}) cannot be more than retries ({1}): the check could never pass. '
+                 'Raise retries or lower successes.'.format(successes, retries))
+        _require(_is_number(delay) and delay >= 0, 'delay',
+                 'delay must be zero or more seconds between rounds (got {0!r}).'.format(delay))
+        _require(_is_number(timeout) and timeout > 0, 'timeout',
+                 'timeout must be a positive number of seconds per request (got {0!r}).'.format(timeout))
+        self.fetch = fetch
+        self.retries = retries
+        self.delay = delay
+        self.timeout = timeout
+        self.successes = successes
+        self.sleep = sleep
+        self.clock = clock
+
+    def run(self):
+        tallies = [_Tally(endpoint) for endpoint in self.endpoints]
+        streak = 0
+        rounds = 0
+        while rounds < self.retries:
+            rounds += 1
+            round_ok = True
+            for tally in tallies:
+                if not self._probe(tally, rounds):
+                    round_ok = False
+            streak = streak + 1 if round_ok else 0
+            if streak >= self.successes:
+                return HealthResult(True, rounds, tallies, self.successes, streak)
+            if rounds < self.retries and self.delay:
+                self.sleep(self.delay)
+        return HealthResult(False, rounds, tallies, self.successes, streak)
+
+    def _probe(self, tally, round_number):
+        endpoint = tally.endpoint
+        tally.attempts += 1
+        started = self.clock()
+        try:
+            status, body = self.fetch(endpoint.url, endpoint.method, endpoint.headers, self.timeout,
+                                      endpoint.validate_certs)
+        except (ProbeError, OSError, http.client.HTTPException) as err:
+            tally.status = None
+            tally.latency_ms = None
+            reason = describe_transport_error(err, self.timeout, endpoint.validate_certs)
+        else:
+            latency_ms = int(round((self.clock() - started) * 1000))
+            tally.status = status
+            tally.latency_ms = latency_ms
+            tally.latencies.append(latency_ms)
+            reason = endpoint.judge(status, body, latency_ms)
+        tally.ok = reason is None
+        if reason is not None:
+            tally.failures += 1
+            tally.reason = reason
+            tally.last_failed_round = round_number
+        return tally.ok
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+def p95(values):
+    """95th percentile by nearest rank; ``None`` for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, int(math.ceil(0.95 * len(ordered))) - 1)]
+
+
+def _import_jmespath(where):
+    try:
+        import jmespath  # pylint: disable=import-outside-toplevel
+    except ImportError as err:
+        raise MissingLibraryError(
+            '{0}.json_query needs the Python library jmespath on the host that runs the check (the managed host), '
+            'and it is not installed there: {1}. Install it (pip install jmespath, or the python3-jmespath package), '
+            'or check the body with body_regex instead.'.format(where, err),
+            library='jmespath', option=where + '.json_query')
+    return jmespath
+
+
+def _require(condition, option, msg):
+    if not condition:
+        raise InvalidInputError(msg, option=option)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _same(value, expected):
+    # true == 1 in Python; a health check must not confuse them.
+    if isinstance(value, bool) != isinstance(expected, bool):
+        return False
+    return value == expected
+
+
+def _expected_status(codes):
+    if len(codes) == 1:
+        return str(codes[0])
+    return 'one of ' + ', '.join(str(code) for code in codes)
+
+
+def _plural(count, word):
+    return '{0} {1}{2}'.format(count, word, '' if count == 1 else 's')
+
+
+def _show(value):
+    """Render a value the way a user wrote it in YAML/JSON: 'text', null, true, 3, [..]."""
+    if isinstance(value, str):
+        shown = "'{0}'".format(value)
+    else:
+        try:
+            shown = json.dumps(value, sort_keys=True, separators=(', ', ': '))
+        except (TypeError, ValueError):
+            shown = repr(value)
+    if len(shown) > _MAX_SHOWN:
+        shown = shown[:_MAX_SHOWN - 3] + '...'
+    return shown

@@ -1,0 +1,309 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: health_check
+short_description: Check that HTTP endpoints are healthy, and stay healthy, before and after a rollback
+version_added: "0.1.0"
+description:
+  - Probes one or more HTTP(S) endpoints in rounds. A round probes every endpoint once; it passes when every
+    endpoint answers as expected.
+  - The check passes once O(successes) consecutive rounds pass. A failing round resets that streak, so a
+    service that flaps between healthy and unhealthy does not pass. The check fails after O(retries) rounds
+    without such a streak, and reports for every endpoint why its last failure happened.
+  - An answer is healthy when its status is one of O(endpoints[].status), the body matches
+    O(endpoints[].body_regex), the JMESPath O(endpoints[].json_query) gives O(endpoints[].equals), and it arrived
+    within O(endpoints[].max_latency_ms). Each of these is checked only when set.
+  - Requests use Ansible's own HTTP client, so proxy environment variables and TLS validation behave as in
+    M(ansible.builtin.uri).
+  - The module runs on the managed host, so C(127.0.0.1) is that host's loopback. Use C(delegate_to) to check from
+    elsewhere.
+author: ops.rollback maintainers (!UNKNOWN)
+requirements:
+  - jmespath, only for O(endpoints[].json_query), on the host that runs the check.
+options:
+  endpoints:
+    description: The endpoints to probe in every round, and what a healthy answer from each looks like.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      url:
+        description: Full C(http://) or C(https://) URL to request.
+        type: str
+        required: true
+      method:
+        description: HTTP method. V(HEAD) skips the body, so do not combine it with O(endpoints[].body_regex) or O(endpoints[].json_query).
+        type: str
+        choices: [GET, HEAD]
+        default: GET
+      status:
+        description:
+          - HTTP status code, or list of codes, that counts as healthy.
+          - Redirects are followed; the status of the final answer counts.
+        type: list
+        elements: int
+        default: [200]
+      body_regex:
+        description: Python regular expression that must match somewhere in the body (C(re.search)).
+        type: str
+      json_query:
+        description:
+          - JMESPath expression evaluated on the JSON body, for example V(status) or V(checks.db).
+          - Without O(endpoints[].equals), the result must be non-empty (not null, false, an empty string, list or mapping).
+          - Needs the Python library C(jmespath) on the host that runs the check.
+        type: str
+      equals:
+        description:
+          - Value the result of O(endpoints[].json_query) must equal. Types matter, V(1) is not V("1") and V(true) is not V(1).
+          - Requires O(endpoints[].json_query).
+        type: raw
+      max_latency_ms:
+        description:
+          - Slowest acceptable answer in milliseconds, from sending the request to having read the body.
+          - A slower answer fails its round even when everything else is right. Omit to accept any answer within O(timeout).
+        type: int
+      headers:
+        description:
+          - HTTP headers to send, for example an C(Authorization) token.
+          - Treated as secret, the values are hidden from logs and output.
+        type: dict
+      validate_certs:
+        description: Validate the server's TLS certificate. Set to V(false) only for self-signed test endpoints.
+        type: bool
+        default: true
+  retries:
+    description: Most rounds to run before the check fails.
+    type: int
+    default: 10
+  delay:
+    description: Seconds to wait between rounds.
+    type: float
+    default: 3
+  timeout:
+    description: Seconds each request may take before it counts as failed (C(timed out)).
+    type: float
+    default: 5
+  successes:
+    description:
+      - Consecutive passing rounds needed for the check to pass. A failing round starts the count again.
+      - Must not be more than O(retries).
+    type: int
+    default: 3
+  use_proxy:
+    description: Use the proxy from the C(http_proxy)/C(https_proxy) environment variables (honouring C(no_proxy)).
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - ops.rollback._attributes.read_only
+  - ops.rollback._attributes.action_group_verify
+notes:
+  - The module never changes anything and always reports RV(changed=false); on failure it still returns
+    RV(endpoints) with each endpoint's RV(endpoints[].reason).
+  - Latencies come from the host that runs the module; with C(delegate_to) they include the network in between.
+seealso:
+  - module: ansible.builtin.uri
+    description: Single HTTP request with full control over the request and the response.
+  - module: ansible.builtin.wait_for
+    description: Wait for a port to open, without looking at the HTTP answer.
+  - module: ops.rollback.release_switch
+  - name: JMESPath tutorial
+    description: The query language of O(endpoints[].json_query).
+    link: https://jmespath.org/tutorial.html
+"""
+
+EXAMPLES = r"""
+- name: Wait until the application answers 200 three rounds in a row
+  ops.rollback.health_check:
+    endpoints:
+      - url: http://127.0.0.1:8000/health
+
+- name: Verify the rolled-back release by its health JSON, page content and latency
+  ops.rollback.health_check:
+    endpoints:
+      - url: http://127.0.0.1:8000/health
+        json_query: status
+        equals: ok
+        max_latency_ms: 500
+      - url: http://127.0.0.1:8000/
+        status: [200, 304]
+        body_regex: '<title>Shop</title>'
+    retries: 20
+    delay: 2
+    successes: 3
+  register: health
+
+- name: Show the p95 latency of the check
+  ansible.builtin.debug:
+    msg: "Healthy after {{ health.rounds }} rounds, p95 latency {{ health.p95_latency_ms }} ms"
+
+- name: Check an endpoint that needs a token, on a self-signed certificate
+  ops.rollback.health_check:
+    endpoints:
+      - url: https://127.0.0.1:8443/ready
+        headers:
+          Authorization: "Bearer {{ health_token }}"
+        validate_certs: false
+    timeout: 2
+    successes: 1
+    retries: 5
+
+- name: Check from the controller instead of the managed host
+  ops.rollback.health_check:
+    endpoints:
+      - url: "http://{{ inventory_hostname }}:8000/health"
+  delegate_to: localhost
+
+- name: Use longer checks for every health_check in this play
+  module_defaults:
+    group/ops.rollback.verify:
+      retries: 30
+      delay: 5
+  block:
+    - name: Check health with the play's defaults
+      ops.rollback.health_check:
+        endpoints:
+          - url: http://127.0.0.1:8000/health
+"""
+
+RETURN = r"""
+changed:
+  description: Always V(false), the module only reads.
+  returned: always
+  type: bool
+  sample: false
+passed:
+  description: Whether O(successes) consecutive rounds passed within O(retries) rounds.
+  returned: always
+  type: bool
+  sample: true
+rounds:
+  description: Rounds run, at most O(retries).
+  returned: always
+  type: int
+  sample: 3
+p95_latency_ms:
+  description: 95th percentile latency in milliseconds over every answer from every endpoint; V(null) when none answered.
+  returned: always
+  type: int
+  sample: 41
+endpoints:
+  description: One entry per O(endpoints) item, in the same order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    url:
+      description: The URL probed.
+      returned: always
+      type: str
+      sample: http://127.0.0.1:8000/health
+    ok:
+      description: Whether the endpoint passed its last attempt.
+      returned: always
+      type: bool
+      sample: true
+    status:
+      description: HTTP status of the last attempt; V(null) when it got no answer.
+      returned: always
+      type: int
+      sample: 200
+    latency_ms:
+      description: Latency of the last attempt in milliseconds; V(null) when it got no answer.
+      returned: always
+      type: int
+      sample: 38
+    p95_latency_ms:
+      description: 95th percentile latency over every answer from this endpoint; V(null) when none answered.
+      returned: always
+      type: int
+      sample: 41
+    attempts:
+      description: Requests sent to this endpoint (one per round).
+      returned: always
+      type: int
+      sample: 3
+    failures:
+      description: Attempts that failed.
+      returned: always
+      type: int
+      sample: 0
+    reason:
+      description:
+        - Why the last failed attempt failed, for example V(status 500, expected 200), V(connection refused),
+          V(timed out after 5 s), V(latency 812 ms over max_latency_ms 500) or
+          V(json_query 'status' gave 'failing', expected 'ok').
+        - V(null) when the endpoint never failed. Set even when a later attempt passed.
+      returned: always
+      type: str
+      sample: status 500, expected 200
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils.health.checker import (
+    DEFAULT_DELAY,
+    DEFAULT_RETRIES,
+    DEFAULT_SUCCESSES,
+    DEFAULT_TIMEOUT,
+    HealthChecker,
+    open_url_fetch,
+)
+
+
+def argument_spec():
+    return dict(
+        endpoints=dict(
+            type='list', elements='dict', required=True,
+            options=dict(
+                url=dict(type='str', required=True),
+                method=dict(type='str', choices=['GET', 'HEAD'], default='GET'),
+                status=dict(type='list', elements='int', default=[200]),
+                body_regex=dict(type='str'),
+                json_query=dict(type='str'),
+                equals=dict(type='raw'),
+                max_latency_ms=dict(type='int'),
+                headers=dict(type='dict', no_log=True),
+                validate_certs=dict(type='bool', default=True),
+            ),
+        ),
+        retries=dict(type='int', default=DEFAULT_RETRIES),
+        delay=dict(type='float', default=DEFAULT_DELAY),
+        timeout=dict(type='float', default=DEFAULT_TIMEOUT),
+        successes=dict(type='int', default=DEFAULT_SUCCESSES),
+        use_proxy=dict(type='bool', default=True),
+    )
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    params = module.params
+    try:
+        checker = HealthChecker(
+            params['endpoints'],
+            fetch=open_url_fetch(use_proxy=params['use_proxy']),
+            retries=params['retries'],
+            delay=params['delay'],
+            timeout=params['timeout'],
+            successes=params['successes'],
+        )
+        result = checker.run()
+    except RollbackError as err:
+        module.fail_json(msg=err.msg, changed=False, exception=traceback.format_exc(), **err.details)
+
+    if result.passed:
+        module.exit_json(changed=False, **result.as_dict())
+    module.fail_json(msg=result.failure_message(), changed=False, **result.as_dict())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,141 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rollback playbook on symlinked releases, against the lab's real hosts."""
+from __future__ import annotations
+
+import re
+import subprocess
+
+ALL_BROKEN = {'lab1': 'v1.3.0', 'lab2': 'v1.3.0', 'lab3': 'v1.3.0'}
+ALL_GOOD = {'lab1': 'v1.2.9', 'lab2': 'v1.2.9', 'lab3': 'v1.2.9'}
+
+
+def recap_changed(output):
+    return dict((h, int(c)) for h, c in re.findall(r'^(lab\d+)\s*:.*?changed=(\d+)', output, re.M))
+
+
+def test_rollback_to_a_version_then_again(broken_fleet):
+    lab = broken_fleet
+    _rc, output = lab.rollback('-e', 'version=v1.2.9', '-e', 'reason=error rate 8%')
+    assert lab.served_all() == ALL_GOOD
+    assert all(lab.current(h) == 'v1.2.9' for h in lab.names)
+    # Verified, so the ledger says so: the target is good, the version left is bad.
+    assert all(lab.ledger(h)['v1.2.9'] == 'good' and lab.ledger(h)['v1.3.0'] == 'bad' for h in lab.names)
+    assert re.search(r'service demo: target v1\.2\.9 \(rule: explicit\) -> done', output)
+    assert re.search(r'lab2\s+v1\.3\.0 -> v1\.2\.9\s+ok$', output, re.M)
+    assert 'phase protect_data skipped: database backup' in output
+    timeline = lab.timeline()
+    assert {r['phase'] for r in timeline if r['event'] == 'task'} >= {'preflight', 'roll_back', 'verify'}
+    assert timeline[-1]['event'] == 'summary' and timeline[-1]['hosts']['lab1']['to_version'] == 'v1.2.9'
+
+    # Again: converges, changes nothing, never toggles back.
+    _rc, output = lab.rollback('-e', 'version=v1.2.9')
+    assert set(recap_changed(output).values()) == {0}
+    assert lab.served_all() == ALL_GOOD
+    # And again without a version: previous is the version already running.
+    _rc, output = lab.rollback()
+    assert set(recap_changed(output).values()) == {0}
+    assert lab.served_all() == ALL_GOOD
+
+
+def test_check_mode_prints_the_plan_and_changes_nothing(broken_fleet):
+    lab = broken_fleet
+    ledgers = [lab.ledger(h) for h in lab.names]
+    _rc, output = lab.rollback('-e', 'version=v1.2.9', '--check', '--diff')
+    assert 'current -> /srv/demo/releases/v1.2.9' in output   # the diff of the switch
+    assert 'check mode: plan only' in output
+    assert lab.served_all() == ALL_BROKEN
+    assert [lab.current(h) for h in lab.names] == ['v1.3.0'] * 3
+    assert [lab.ledger(h) for h in lab.names] == ledgers
+
+
+def test_previous_follows_the_ledger(lab):
+    # v1.2.9 landed but never passed verification: previous skips it.
+    lab.reset()
+    lab.deploy('v1.2.8')
+    lab.deploy('v1.2.9', broken=True)
+    lab.deploy('v1.3.0', broken=True)
+    _rc, output = lab.rollback()
+    assert 'target v1.2.8 (rule: ledger)' in output
+    assert set(lab.served_all().values()) == {'v1.2.8'}
+
+
+def test_previous_without_ledger_is_the_release_before_current(broken_fleet):
+    lab = broken_fleet
+    for host in lab.names:
+        lab.exec(host, 'rm', '/srv/demo/rollback-ledger.json')
+    _rc, output = lab.rollback()
+    assert 'target v1.2.9 (rule: release-before-current)' in output
+    assert lab.served_all() == ALL_GOOD
+
+
+def assert_nothing_changed(lab):
+    assert lab.served_all() == ALL_BROKEN
+    assert [lab.current(h) for h in lab.names] == ['v1.3.0'] * 3
+    assert all('v1.3.0' not in lab.ledger(h) for h in lab.names)
+
+
+def test_bad_inputs_fail_clearly_and_change_nothing(broken_fleet):
+    lab = broken_fleet
+    cases = [
+        (['-e', 'version=../v1.2.9'], 'Refusing version'),
+        (['-e', 'version=v1.2.9;reboot'], 'Refusing version'),
+        (['-e', 'version=v9.9.9'], 'Cannot roll back service demo to v9.9.9: it is not a complete release on 3 of 3 hosts'),
+    ]
+    for args, message in cases:
+        _rc, output = lab.rollback(*args, expect_rc=2)
+        assert message in output, output[-3000:]
+    _rc, output = lab.run('-e', 'service=nosuch', expect_rc=2)
+    assert 'Pass the service to roll back as -e service=NAME' in output
+    assert_nothing_changed(lab)
+
+
+def test_release_without_marker_is_refused(broken_fleet):
+    lab = broken_fleet
+    for host in lab.names:
+        lab.exec(host, 'rm', '/srv/demo/releases/v1.2.9/REVISION')
+    _rc, output = lab.rollback('-e', 'version=v1.2.9', expect_rc=2)
+    assert 'not a complete release on 3 of 3 hosts' in output
+    assert_nothing_changed(lab)
+
+
+def test_unreachable_host_before_any_change_stops_everything(broken_fleet):
+    lab = broken_fleet
+    subprocess.run(['/usr/bin/docker', 'stop', '-t', '0', lab.container('lab3')], check=True)
+    try:
+        rc, output = lab.rollback('-e', 'version=v1.2.9', expect_rc=None)
+    finally:
+        lab.revive('lab3')
+    assert rc != 0 and 'UNREACHABLE' in output
+    assert_nothing_changed(lab)
+
+
+def test_failing_restart_stops_at_the_first_batch_and_points_back(broken_fleet):
+    lab = broken_fleet
+    _rc, output = lab.rollback('-e', 'version=v1.2.9', '-e', '{"symlink_restart_command": ["/bin/false"]}', expect_rc=2)
+    assert 'which is still running' in output
+    assert re.search(r'lab1\s+v1\.3\.0 -> v1\.3\.0\s+FAILED', output)
+    assert re.search(r'lab2\s+v1\.3\.0 -> v1\.3\.0\s+not reached', output)
+    assert_nothing_changed(lab)
+
+
+def test_host_lost_mid_run_then_rerun_converges(broken_fleet):
+    lab = broken_fleet
+    stopped = []
+
+    def stop_lab3_once_batches_start(line):
+        if line.startswith('PLAY [Batch by batch, roll back demo]') and not stopped:
+            subprocess.run(['/usr/bin/docker', 'stop', '-t', '0', lab.container('lab3')], check=True)
+            stopped.append(True)
+
+    rc, output = lab.rollback('-e', 'version=v1.2.9', expect_rc=None, on_line=stop_lab3_once_batches_start)
+    assert rc != 0 and stopped
+    assert re.search(r'lab3\s+v1\.3\.0 -> v1\.3\.0\s+FAILED \(unreachable', output), output[-3000:]
+    assert (lab.served('lab1'), lab.served('lab2')) == ('v1.2.9', 'v1.2.9')
+    # Not verified as a whole, so nothing is recorded as good yet.
+    assert all('v1.3.0' not in lab.ledger(h) for h in ('lab1', 'lab2'))
+
+    # The host comes back; the same command converges.
+    lab.revive('lab3')
+    lab.rollback('-e', 'version=v1.2.9')
+    assert lab.served_all() == ALL_GOOD
