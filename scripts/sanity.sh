@@ -3,9 +3,12 @@
 # both with no ignore entries, runnable offline (only PyPI is needed, for the
 # requirements of ansible-test's own sanity virtualenvs).
 #
+#   0. No ignore entries: tests/sanity/ignore-*.txt and .ansible-lint-ignore
+#      may not list any (comments and blank lines only, if they exist).
 #   1. ansible-lint, from the repository root: production profile, config in
 #      .ansible-lint (offline: it never asks Galaxy for anything).
-#   2. ansible-test sanity --python 3.11, in a copy of the collection at
+#   2. ansible-test sanity --python X.Y (the venv's Python, 3.11), locally
+#      (no containers), in a copy of the collection at
 #      $CACHE/sanity/ansible_collections/ops/rollback (ansible-test needs
 #      that path layout). The copy holds the collection's own files only:
 #      no .git, .collections, .ansible, tests/output, caches, nor anything
@@ -57,12 +60,24 @@ mkdir -p "$CACHE"
 PYTHON=$VIRTUAL_ENV/bin/python
 PY_VERSION=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
-# Never wait on a network that is not there: no Galaxy, no ansible-lint
-# version check (offline), no galaxy server for ansible-core either.
-export ANSIBLE_GALAXY_SERVER=http://127.0.0.1:9/
 export ANSIBLE_NOCOLOR=1 NO_COLOR=1 PY_COLORS=0
 
 status=0
+
+# --- 0. no ignore entries -----------------------------------------------------
+# Findings are fixed, not listed: an ignore file with entries is a failure.
+check_no_ignores() {
+  local f found=0
+  for f in tests/sanity/ignore-*.txt .ansible-lint-ignore; do
+    [ -f "$f" ] || continue
+    if grep -Eqv '^[[:space:]]*(#|$)' "$f"; then
+      log "ERROR: $f has ignore entries; fix the findings instead:"
+      grep -Ev '^[[:space:]]*(#|$)' "$f" >&2
+      found=1
+    fi
+  done
+  [ "$found" -eq 0 ] || status=1
+}
 
 # --- 1. ansible-lint --------------------------------------------------------
 run_lint() {
@@ -74,10 +89,10 @@ run_lint() {
     rm -rf "$link"
     ln -s ../../.. "$link"
   fi
-  export ANSIBLE_COLLECTIONS_PATH="$REPO/.collections"
   local start=$SECONDS rc=0
   log "ansible-lint $(ansible-lint --version 2>/dev/null | head -n 1)"
-  run ansible-lint --offline --profile production --nocolor || rc=$?
+  run env ANSIBLE_COLLECTIONS_PATH="$REPO/.collections" \
+    ansible-lint --offline --profile production --nocolor || rc=$?
   log "ansible-lint: exit $rc after $((SECONDS - start)) s"
   [ "$rc" -eq 0 ] || status=1
 }
@@ -122,7 +137,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix='get-pip-')
     try:
         pip_dir = os.path.join(PIP_SOURCE, 'pip')
-        if os.path.isfile(os.path.join(pip_dir, '__init__.py')):
+        if os.path.isabs(pip_dir) and os.path.isfile(os.path.join(pip_dir, '__init__.py')):
             # Only pip itself goes on sys.path, not the rest of that site-packages.
             os.symlink(pip_dir, os.path.join(tmp, 'pip'))
             sys.path.insert(0, tmp)
@@ -156,6 +171,12 @@ sync_collection() {
 
 run_sanity() {
   local root="$CACHE/sanity/ansible_collections/ops/rollback" start=$SECONDS rc=0
+  # Without it ansible-test skips the shellcheck test with a mere warning.
+  if ! command -v shellcheck >/dev/null; then
+    log "ERROR: shellcheck is missing (scripts/setup.sh installs it)"
+    status=1
+    return
+  fi
   write_get_pip_stand_in
   sync_collection "$root"
   log "ansible-test $(ansible-test --version 2>/dev/null)"
@@ -164,12 +185,13 @@ run_sanity() {
   [ "$rc" -eq 0 ] || status=1
 }
 
+check_no_ignores
 [ "$what" = sanity ] || run_lint
 [ "$what" = lint ] || run_sanity "$@"
 
 if [ "$status" -ne 0 ]; then
   log "FAILED: see the findings above"
 else
-  log "passed: ansible-lint and ansible-test sanity report nothing"
+  log "passed: no findings"
 fi
 exit "$status"

@@ -3,7 +3,8 @@
 #
 # Runs as root on Debian 12 and is idempotent: run it as often as you like.
 #   1. apt: docker.io debootstrap openssh-client make rsync curl python3-venv
-#      git (apt is skipped entirely when all of them are installed).
+#      git shellcheck (apt is skipped entirely when all of them are installed;
+#      ansible-test sanity skips its shellcheck test without shellcheck).
 #   2. dockerd: started in the background when `docker info` fails
 #      (log: /var/log/ops-rollback-dockerd.log).
 #   3. A virtualenv built from requirements-test.txt (which includes
@@ -48,7 +49,7 @@ die() { echo "setup: ERROR: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root"
 
 # --- 1. Debian packages --------------------------------------------------
-PACKAGES=(docker.io debootstrap openssh-client make rsync curl python3-venv git)
+PACKAGES=(docker.io debootstrap openssh-client make rsync curl python3-venv git shellcheck)
 
 install_packages() {
   local missing=() p

@@ -69,7 +69,7 @@ class Lab:
     def reset(self):
         """Remove every release, the ledger and the running app from every host."""
         for name in self.names:
-            self.exec(name, 'sh', '-c', 'pkill -f /srv/demo/ ; rm -rf /srv/demo; true')
+            self.exec(name, 'sh', '-c', 'pkill -f "[/]srv/demo/" ; rm -rf /srv/demo; true')
 
     def revive(self, host):
         """Start a stopped host again and its app, as an operator would after an outage."""
