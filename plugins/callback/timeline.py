@@ -160,14 +160,15 @@ class CallbackModule(CallbackBase):
     def _learn(self, host, phase, res, outcome):
         """Follow the collection's shared facts and return keys (DESIGN.md vocabulary)."""
         facts = res.get('ansible_facts') or {}
-        if 'rollback_state' in facts:
-            state = facts['rollback_state']
+        if 'preflight_state' in facts:
+            state = facts['preflight_state']
             self.hosts[host] = {'service': state.get('service'), 'from_version': state.get('current'),
                                 'to_version': state.get('current'), 'phases': set(), 'result': None}
-        if 'rollback_targets' in facts:
-            self.targets.update(facts['rollback_targets'])
-        if 'rollback_skipped' in facts:
-            skip = facts['rollback_skipped']
+        if 'preflight_targets' in facts:
+            self.targets.update(facts['preflight_targets'])
+        # Each phase role reports a skip as <phase>_skipped: {phase, reason}.
+        skip = facts.get('{0}_skipped'.format(phase)) if phase else None
+        if isinstance(skip, dict) and 'reason' in skip:
             span = self.phases.setdefault(skip['phase'], {'start': _now(), 'end': _now(), 'outcome': 'ok'})
             if span.get('reason') != skip['reason']:
                 span.update(outcome='skipped', reason=skip['reason'])

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -20,6 +21,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 BIN = os.path.dirname(sys.executable)
 DOCKER = '/usr/bin/docker'
 INVENTORY = os.path.join(REPO, 'inventory', 'lab', 'hosts.yml')
+SNAPSHOT = '/root/broken-fleet.tgz'
 
 
 class Lab:
@@ -85,13 +87,22 @@ class Lab:
                               capture_output=True, text=True).stdout
 
     def served(self, host):
-        """The version the host's app actually serves, asked over HTTP from the controller."""
+        """The version the host's app actually serves, asked over HTTP from the controller.
+
+        A broken build answers every third request with 500, /version included,
+        so up to three tries always reach an answer.
+        """
         url = self.hosts[host]['lab_http_url'] + '/version'
-        try:
-            with urllib.request.urlopen(url, timeout=5) as answer:
-                return json.load(answer)['version']
-        except OSError as exc:
-            return 'unreachable: {0}'.format(exc)
+        error = None
+        for _attempt in range(3):
+            try:
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    return json.load(answer)['version']
+            except urllib.error.HTTPError as exc:
+                error = exc
+            except OSError as exc:
+                return 'unreachable: {0}'.format(exc)
+        return 'failing: {0}'.format(error)
 
     def served_all(self):
         return dict((host, self.served(host)) for host in self.names)
@@ -118,12 +129,25 @@ def lab(tmp_path_factory):
     return Lab(3, str(tmp_path_factory.mktemp('timelines')))
 
 
-@pytest.fixture
-def broken_fleet(lab):
-    """v1.2.8 and v1.2.9 deployed and verified good, then the broken v1.3.0 landed."""
+@pytest.fixture(scope='session')
+def broken_fleet_snapshot(lab):
+    """Deployed once: v1.2.8 and v1.2.9 verified good, then the broken v1.3.0 landed."""
     lab.reset()
     lab.deploy('v1.2.8')
     lab.deploy('v1.2.9')
     lab.deploy('v1.3.0', broken=True)
+    for host in lab.names:
+        lab.exec(host, 'tar', '-C', '/srv', '-czf', SNAPSHOT, 'demo')
+    return lab
+
+
+@pytest.fixture
+def broken_fleet(broken_fleet_snapshot):
+    """Every host back to the snapshot, its app restarted, serving the broken v1.3.0."""
+    lab = broken_fleet_snapshot
+    lab.reset()
+    for host in lab.names:
+        lab.exec(host, 'tar', '-C', '/srv', '-xzf', SNAPSHOT)
+        lab.exec(host, '/usr/local/bin/demo-restart')
     assert set(lab.served_all().values()) == {'v1.3.0'}
     return lab

@@ -10,8 +10,11 @@ The checkout is exposed as an installed collection through
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+
+import pytest
 
 _REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 _COLLECTIONS = os.path.join(_REPO, '.collections')
@@ -23,3 +26,17 @@ if not os.path.lexists(_LINK):
 
 if _COLLECTIONS not in sys.path:
     sys.path.insert(0, _COLLECTIONS)
+
+
+@pytest.fixture
+def run_module(capsys):
+    """Run a module's main() with these arguments; return (exit code, result)."""
+    from ansible.module_utils.testing import patch_module_args
+
+    def run(main, args):
+        with patch_module_args(args):
+            with pytest.raises(SystemExit) as caught:
+                main()
+        return caught.value.code, json.loads(capsys.readouterr().out)
+
+    return run

@@ -18,7 +18,6 @@ import time
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.ops.rollback.plugins.module_utils.health import checker as checker_mod
@@ -353,15 +352,13 @@ def test_missing_jmespath_is_explained(monkeypatch):
 # the whole module, through AnsibleModule
 # ---------------------------------------------------------------------------
 
-def _run_module(capsys, args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as caught:
-            health_check.main()
-    return caught.value.code, json.loads(capsys.readouterr().out)
+@pytest.fixture
+def _run_module(run_module):
+    return lambda args: run_module(health_check.main, args)
 
 
-def test_module_passes(server, capsys):
-    code, out = _run_module(capsys, {
+def test_module_passes(server, _run_module):
+    code, out = _run_module({
         'endpoints': [
             {'url': server + '/health', 'json_query': 'status', 'equals': 'ok'},
             {'url': server + '/secret', 'headers': {'Authorization': 'Bearer s3cr3t'}, 'status': 200},
@@ -374,9 +371,9 @@ def test_module_passes(server, capsys):
     assert isinstance(out['p95_latency_ms'], int)
 
 
-def test_module_masks_header_values_echoed_in_results(server, capsys):
+def test_module_masks_header_values_echoed_in_results(server, _run_module):
     # The server echoes the token into its body; the reason quotes the body value.
-    code, out = _run_module(capsys, {
+    code, out = _run_module({
         'endpoints': [{'url': server + '/echo-auth', 'headers': {'Authorization': 'Bearer s3cr3t'},
                        'json_query': 'auth', 'equals': 'expected'}],
         'retries': 1, 'successes': 1,
@@ -386,8 +383,8 @@ def test_module_masks_header_values_echoed_in_results(server, capsys):
     assert out['endpoints'][0]['reason'] == "json_query 'auth' gave '********', expected 'expected'"
 
 
-def test_module_fails_with_readable_message(server, capsys):
-    code, out = _run_module(capsys, {
+def test_module_fails_with_readable_message(server, _run_module):
+    code, out = _run_module({
         'endpoints': [{'url': server + '/health'}, {'url': server + '/error'}],
         'retries': 5, 'successes': 3, 'delay': 0,
     })
@@ -399,16 +396,16 @@ def test_module_fails_with_readable_message(server, capsys):
     assert [ep['reason'] for ep in out['endpoints']] == [None, 'status 500, expected 200']
 
 
-def test_module_check_mode_still_probes(server, capsys):
-    code, out = _run_module(capsys, {
+def test_module_check_mode_still_probes(server, _run_module):
+    code, out = _run_module({
         'endpoints': [{'url': server + '/health', 'status': 200}],
         'retries': 1, 'successes': 1, '_ansible_check_mode': True,
     })
     assert code == 0 and out['passed'] is True and out['changed'] is False
 
 
-def test_module_reports_invalid_input(capsys):
-    code, out = _run_module(capsys, {
+def test_module_reports_invalid_input(_run_module):
+    code, out = _run_module({
         'endpoints': [{'url': 'http://127.0.0.1:1/health'}],
         'retries': 2, 'successes': 3,
     })

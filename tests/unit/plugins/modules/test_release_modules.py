@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""release_switch and release_ledger as Ansible runs them: arguments in, JSON out."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.ops.rollback.plugins.modules import release_ledger, release_switch
+
+
+@pytest.fixture
+def app(tmp_path):
+    for version in ('v1.2.9', 'v1.3.0'):
+        (tmp_path / 'releases' / version).mkdir(parents=True)
+        (tmp_path / 'releases' / version / 'REVISION').write_text('x')
+    os.symlink('releases/v1.3.0', str(tmp_path / 'current'))
+    return tmp_path
+
+
+def test_switch_with_diff_then_unchanged(app, run_module):
+    code, result = run_module(release_switch.main, {'path': str(app), 'version': 'v1.2.9', '_ansible_diff': True})
+    assert (code, result['changed'], result['from_version'], result['to_version']) == (0, True, 'v1.3.0', 'v1.2.9')
+    assert result['diff']['before'].endswith('releases/v1.3.0\n')
+    code, result = run_module(release_switch.main, {'path': str(app), 'version': 'v1.2.9'})
+    assert (code, result['changed'], 'diff' in result) == (0, False, False)
+
+
+def test_switch_check_mode_changes_nothing(app, run_module):
+    _code, result = run_module(release_switch.main, {'path': str(app), 'version': 'v1.2.9', '_ansible_check_mode': True})
+    assert result['changed'] is True
+    assert os.readlink(str(app / 'current')) == 'releases/v1.3.0'
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'version': '../../etc'}, 'Refusing version'),
+    ({'version': 'v9.9.9'}, 'Release v9.9.9 not found'),
+    ({'state': 'pruned'}, 'missing: keep'),
+])
+def test_switch_refuses_bad_input(app, run_module, args, message):
+    code, result = run_module(release_switch.main, dict(args, path=str(app)))
+    assert code == 1 and result['failed'] and message in result['msg']
+    assert os.readlink(str(app / 'current')) == 'releases/v1.3.0'
+
+
+def test_ledger_mark_good_is_idempotent_and_check_mode_writes_nothing(app, run_module):
+    args = {'path': str(app), 'version': 'v1.2.9', 'state': 'good'}
+    _code, result = run_module(release_ledger.main, dict(args, _ansible_check_mode=True))
+    assert result['changed'] is True and not (app / 'rollback-ledger.json').exists()
+    _code, result = run_module(release_ledger.main, args)
+    assert result['changed'] is True and result['good'] == ['v1.2.9']
+    _code, result = run_module(release_ledger.main, args)
+    assert result['changed'] is False
+
+
+def test_ledger_needs_a_version_to_record(app, run_module):
+    code, result = run_module(release_ledger.main, {'path': str(app), 'state': 'bad'})
+    assert code == 1 and 'version' in result['msg']
