@@ -44,6 +44,7 @@ options:
     default: rollback-ledger.json
 extends_documentation_fragment:
   - ops.rollback._attributes
+  - ops.rollback._attributes.action_group_release
 attributes:
   check_mode:
     support: full
