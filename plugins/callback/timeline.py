@@ -160,8 +160,9 @@ class CallbackModule(CallbackBase):
     def _learn(self, host, phase, res, outcome):
         """Follow the collection's shared facts and return keys (DESIGN.md vocabulary)."""
         facts = res.get('ansible_facts') or {}
-        if 'preflight_state' in facts:
-            state = facts['preflight_state']
+        state = next((value for key, value in facts.items() if key.endswith('_state') and phase == 'preflight'
+                      and isinstance(value, dict) and 'service' in value), None)
+        if state:
             self.hosts[host] = {'service': state.get('service'), 'from_version': state.get('current'),
                                 'to_version': state.get('current'), 'phases': set(), 'result': None}
         if 'preflight_targets' in facts:

@@ -26,7 +26,13 @@ def previous_version(versions, current, good=None, bad=None, explain=False):
     return {'version': version, 'rule': rule} if explain else version
 
 
-def fleet_targets(states, version=None):
+def fleet_targets(hosts_vars, version=None):
+    """``hosts_vars``: each host's variables; the platform's preflight left its
+    state in ``<rollback_platform>_state``."""
+    try:
+        states = [host_vars['{0}_state'.format(host_vars['rollback_platform'])] for host_vars in hosts_vars]
+    except KeyError as exc:
+        raise AnsibleFilterError('fleet_targets: a host has no {0}; run the platform role\'s preflight first.'.format(exc))
     try:
         return _fleet_targets(states, version=version or None)
     except RollbackError as err:

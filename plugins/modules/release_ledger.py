@@ -35,6 +35,11 @@ options:
     type: str
     choices: [good, bad, query]
     default: query
+  rolled_back_from:
+    description:
+      - With O(state=good), the version a rollback left. It is recorded as V(bad) in the same write, so the ledger
+        never holds half of a rollback.
+    type: str
   note:
     description: Free text stored with the verdict, such as the pipeline run or the incident id.
     type: str
@@ -63,6 +68,14 @@ EXAMPLES = r"""
     version: v1.2.9
     state: good
     note: "pipeline run 4711"
+
+- name: Record a verified rollback from v1.3.0 to v1.2.9
+  ops.rollback.release_ledger:
+    path: /srv/demo
+    version: v1.2.9
+    state: good
+    rolled_back_from: v1.3.0
+    note: "INC-2041: error rate 8%"
 
 - name: Read the ledger
   ops.rollback.release_ledger:
@@ -118,6 +131,7 @@ def argument_spec():
         path=dict(type='path', required=True),
         version=dict(type='str'),
         state=dict(type='str', default='query', choices=[GOOD, BAD, 'query']),
+        rolled_back_from=dict(type='str'),
         note=dict(type='str'),
         ledger_file=dict(type='str', default='rollback-ledger.json'),
     )
@@ -127,22 +141,29 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
         required_if=[('state', GOOD, ['version']), ('state', BAD, ['version'])],
+        required_by={'rolled_back_from': 'version'},
         supports_check_mode=True,
     )
     params = module.params
     state = params['state']
+    wanted = []
+    if state != 'query':
+        wanted.append((params['version'], state))
+        if params['rolled_back_from'] and params['rolled_back_from'] != params['version']:
+            wanted.append((params['rolled_back_from'], BAD))
     result = dict(changed=False)
     try:
         ledger = FileLedger.beside(params['path'], params['ledger_file'])
-        if state != 'query' and ledger.needs(params['version'], state):
-            before = ledger.verdicts().get(params['version'], 'none')
+        changes = ledger.changes(wanted)
+        if changes:
+            before = ledger.verdicts()
             result['changed'] = True
             result['diff'] = dict(
-                before='{0}: {1}\n'.format(params['version'], before),
-                after='{0}: {1}\n'.format(params['version'], state),
+                before=''.join('{0}: {1}\n'.format(v, before.get(v, 'none')) for v, _state in changes),
+                after=''.join('{0}: {1}\n'.format(v, s) for v, s in changes),
             )
             if not module.check_mode:
-                ledger.record(params['version'], state, note=params['note'])
+                ledger.record_all(changes, note=params['note'])
         result.update(entries=ledger.entries(), good=ledger.versions(GOOD), bad=ledger.versions(BAD))
     except RollbackError as err:
         module.fail_json(msg=err.msg, **err.details)

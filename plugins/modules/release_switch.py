@@ -59,7 +59,7 @@ options:
     type: str
     default: REVISION
   ledger_file:
-    description: Release ledger under O(path), read only when O(version) is omitted.
+    description: Release ledger under O(path); read to choose the previous version and to report each release's verdict.
     type: str
     default: rollback-ledger.json
 extends_documentation_fragment:
@@ -142,6 +142,10 @@ releases:
       description: Whether C(current) points to it (after the task).
       type: bool
       sample: true
+    verdict:
+      description: The release ledger's verdict, V(good), V(bad) or null when it has none.
+      type: str
+      sample: good
 removed:
   description: Releases removed (or that would be removed in check mode).
   returned: when O(state=pruned)

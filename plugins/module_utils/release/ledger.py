@@ -35,7 +35,7 @@ class Ledger:
     def entries(self):
         raise NotImplementedError
 
-    def _append(self, entry):
+    def _append(self, entries):
         raise NotImplementedError
 
     def verdicts(self):
@@ -51,17 +51,23 @@ class Ledger:
             raise InvalidInputError('state must be one of {0}, got {1!r}.'.format(', '.join(VERDICTS), state))
         return self.verdicts().get(version) != state
 
+    def changes(self, verdicts):
+        """The ``(version, state)`` pairs of ``verdicts`` that the ledger does not say yet."""
+        return [(version, state) for version, state in verdicts if self.needs(version, state)]
+
     def record(self, version, state, note=None, now=None):
         """Record a verdict; returns False (and writes nothing) when it is already the verdict."""
-        if not self.needs(version, state):
+        return self.record_all([(version, state)], note=note, now=now)
+
+    def record_all(self, verdicts, note=None, now=None):
+        """Record several verdicts in one write, so a rollback's "target good,
+        version left bad" is never half recorded. Returns whether anything changed."""
+        changes = self.changes(verdicts)
+        if not changes:
             return False
-        now = now or datetime.datetime.now(datetime.timezone.utc)
-        self._append({
-            'version': version,
-            'state': state,
-            'at': now.strftime('%Y-%m-%dT%H:%M:%SZ'),
-            'note': note or '',
-        })
+        at = (now or datetime.datetime.now(datetime.timezone.utc)).strftime('%Y-%m-%dT%H:%M:%SZ')
+        self._append([{'version': version, 'state': state, 'at': at, 'note': note or ''}
+                      for version, state in changes])
         return True
 
 
@@ -88,14 +94,14 @@ class FileLedger(Ledger):
                 'or move it aside to start an empty ledger.'.format(self.path, exc))
         return data.get('entries', [])
 
-    def _append(self, entry):
+    def _append(self, entries):
         directory = os.path.dirname(self.path)
         if not os.path.isdir(directory):
             raise RollbackError('Cannot write the release ledger: {0} does not exist.'.format(directory))
         # A lock file, not the ledger itself, because the ledger is replaced by rename.
         with open(self.path + '.lock', 'a') as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            entries = self.entries() + [entry]
+            entries = self.entries() + entries
             handle, tmp = tempfile.mkstemp(dir=directory, prefix='.ledger-')
             try:
                 with os.fdopen(handle, 'w') as out:

@@ -55,8 +55,10 @@ def run_release_switch(tree, state, version=None, keep=None, ledger=None, check_
 
     releases = tree.releases()
     target = result['to_version']
+    verdicts = ledger.verdicts()
     for release in releases:
         release['current'] = release['version'] == target
+        release['verdict'] = verdicts.get(release['version'])
     if state == 'pruned' and check_mode:
         releases = [r for r in releases if r['version'] not in result['removed']]
     result['releases'] = releases
