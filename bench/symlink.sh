@@ -19,14 +19,15 @@ seconds() {  # wall time of a command, which must succeed
   python3 -c "print(round($EPOCHREALTIME - $t0, 1))"
 }
 break_fleet() {  # back to the broken v1.3.0 on every host, outside the timing
-  ansible-playbook lab/deploy.yml -e version=v1.3.0 -e broken=true >/dev/null
+  ansible demo -m ops.rollback.release_switch \
+    -a '{"path": "/srv/demo", "version": "v1.3.0", "restart_command": ["/usr/local/bin/demo-restart"]}' >/dev/null
 }
 
 printf '%-6s %14s %14s %8s\n' hosts ops.rollback raw-shell ratio
 for n in "${sizes[@]}"; do
   scripts/lab.sh up "$n" >/dev/null
   ansible-playbook lab/deploy.yml -e version=v1.2.9 >/dev/null
-  break_fleet
+  ansible-playbook lab/deploy.yml -e version=v1.3.0 -e broken=true >/dev/null
   ours=$(seconds ansible-playbook ops.rollback.rollback -e service=demo -e version=v1.2.9)
   break_fleet
   raw=$(seconds ansible-playbook bench/raw_rollback.yml -e version=v1.2.9)

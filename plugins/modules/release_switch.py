@@ -43,6 +43,15 @@ options:
     type: str
     choices: [switched, listed, pruned]
     default: switched
+  restart_command:
+    description:
+      - Command that restarts the application after a switch, as an argument list run without a shell.
+      - When it fails, C(current) is pointed back at the release that is still running and the task fails with the
+        command's output. Nothing is left half done.
+      - If a run is interrupted between the switch and a successful restart, the next run restarts, even though
+        C(current) already points at the target.
+    type: list
+    elements: str
   keep:
     description: With O(state=pruned), how many of the newest releases to keep (the current one is always kept).
     type: int
@@ -72,8 +81,6 @@ attributes:
     support: full
   idempotent:
     support: full
-notes:
-  - Restarting the application after a switch is the caller's job (the C(ops.rollback.symlink) role does it per batch).
 seealso:
   - module: ops.rollback.release_ledger
   - module: ops.rollback.health_check
@@ -84,6 +91,12 @@ EXAMPLES = r"""
   ops.rollback.release_switch:
     path: /srv/demo
     version: v1.2.9
+
+- name: Roll back to v1.2.9 and restart the application
+  ops.rollback.release_switch:
+    path: /srv/demo
+    version: v1.2.9
+    restart_command: [/usr/bin/systemctl, restart, demo]
 
 - name: Roll back to the previous good version of this host
   ops.rollback.release_switch:
@@ -114,6 +127,11 @@ to_version:
   returned: always
   type: str
   sample: v1.2.9
+restarted:
+  description: Whether O(restart_command) ran (in check mode, would run).
+  returned: when O(state=switched)
+  type: bool
+  sample: true
 rule:
   description: How the target was chosen, V(explicit), V(ledger) or V(release-before-current).
   returned: when O(state=switched)
@@ -167,12 +185,19 @@ def argument_spec():
         path=dict(type='path', required=True),
         version=dict(type='str'),
         state=dict(type='str', default='switched', choices=['switched', 'listed', 'pruned']),
+        restart_command=dict(type='list', elements='str'),
         keep=dict(type='int'),
         releases_dir=dict(type='str', default='releases'),
         current_link=dict(type='str', default='current'),
         complete_marker=dict(type='str', default='REVISION'),
         ledger_file=dict(type='str', default='rollback-ledger.json'),
     )
+
+
+def _restarter(module, command):
+    if not command:
+        return None
+    return lambda: module.run_command(command)
 
 
 def main():
@@ -191,6 +216,7 @@ def main():
             keep=params['keep'],
             ledger=FileLedger.beside(tree.path, params['ledger_file']),
             check_mode=module.check_mode,
+            restart=_restarter(module, params['restart_command']),
         )
     except RollbackError as err:
         module.fail_json(msg=err.msg, **err.details)

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.ops.rollback.plugins.module_utils._common.errors import NotFoundError
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import NotFoundError, RollbackError
 from ansible_collections.ops.rollback.plugins.module_utils._common.version import RULE_EXPLICIT
 from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import BAD, GOOD
 
@@ -16,7 +16,31 @@ def _link_text(tree, version):
     return '{0} -> {1}\n'.format(tree.current_path, tree.release_path(version) if version else '(missing)')
 
 
-def run_release_switch(tree, state, version=None, keep=None, ledger=None, check_mode=False):
+def _switch_and_restart(tree, version, running, restart):
+    """Switch, then restart; if the restart fails, point current back at the
+    release that is still running, so the link never lies."""
+    if restart:
+        tree.mark_restart_pending(running)
+    if tree.current() != version:
+        tree.switch(version)
+    if not restart:
+        return
+    rc, out, err = restart()
+    if rc != 0:
+        if running and running != version:
+            tree.switch(running)
+        tree.clear_restart_pending()
+        raise RollbackError(
+            'Restart after switching {0} to {1} failed (rc={2}): {3}. current points back at {4}, which is still '
+            'running. Fix the restart command or the release, then run again.'.format(
+                tree.current_path, version, rc, (err or out or '').strip()[-500:] or 'no output',
+                running or '(nothing)'),
+            rc=rc, stdout=out, stderr=err, from_version=running, to_version=running)
+    tree.clear_restart_pending()
+
+
+def run_release_switch(tree, state, version=None, keep=None, ledger=None, check_mode=False, restart=None):
+    """``restart``: a callable returning ``(rc, stdout, stderr)``, run after a switch."""
     before = tree.current()
     result = {'changed': False, 'from_version': before, 'to_version': before}
 
@@ -33,12 +57,15 @@ def run_release_switch(tree, state, version=None, keep=None, ledger=None, check_
         # Validates the name and completeness even when already current, so a
         # typo never passes silently.
         tree.check_deployable(version)
-        result.update(rule=rule, to_version=version)
-        if version != before:
-            result['changed'] = True
+        # An earlier run switched but never finished its restart: the old
+        # process may still run, so restart it now.
+        interrupted = tree.restart_pending() if restart else None
+        result.update(rule=rule, to_version=version, restarted=False)
+        if version != before or interrupted:
+            result.update(changed=True, restarted=bool(restart))
             result['diff'] = {'before': _link_text(tree, before), 'after': _link_text(tree, version)}
             if not check_mode:
-                tree.switch(version)
+                _switch_and_restart(tree, version, interrupted or before, restart)
 
     elif state == 'pruned':
         removed = tree.prune_plan(keep)

@@ -111,6 +111,30 @@ class ReleaseTree:
             os.unlink(tmp)
             raise
 
+    # A switch whose restart has not succeeded yet leaves this marker, holding
+    # the version that was running, so a re-run after an interruption knows
+    # the process may still be the old one and restarts it.
+    @property
+    def _pending_path(self):
+        return os.path.join(os.path.dirname(self.current_path), '.{0}.restart-pending'.format(
+            os.path.basename(self.current_path)))
+
+    def restart_pending(self):
+        """The version that ran before an unfinished switch, or None."""
+        try:
+            with open(self._pending_path) as handle:
+                return handle.read().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def mark_restart_pending(self, running_version):
+        with open(self._pending_path, 'w') as handle:
+            handle.write((running_version or '') + '\n')
+
+    def clear_restart_pending(self):
+        if os.path.exists(self._pending_path):
+            os.unlink(self._pending_path)
+
     def prune_plan(self, keep):
         """Releases to remove: all but the ``keep`` newest, never the current one."""
         if keep < 1:

@@ -57,3 +57,14 @@ def test_ledger_mark_good_is_idempotent_and_check_mode_writes_nothing(app, run_m
 def test_ledger_needs_a_version_to_record(app, run_module):
     code, result = run_module(release_ledger.main, {'path': str(app), 'state': 'bad'})
     assert code == 1 and 'version' in result['msg']
+
+
+def test_ledger_records_a_rollback_in_one_write(app, run_module):
+    args = {'path': str(app), 'version': 'v1.2.9', 'state': 'good', 'rolled_back_from': 'v1.3.0',
+            'note': 'INC-7', '_ansible_diff': True}
+    _code, result = run_module(release_ledger.main, args)
+    assert (result['good'], result['bad']) == (['v1.2.9'], ['v1.3.0'])
+    assert result['diff']['after'] == 'v1.2.9: good\nv1.3.0: bad\n'
+    assert {e['at'] for e in result['entries']} == {result['entries'][0]['at']}
+    _code, result = run_module(release_ledger.main, args)
+    assert result['changed'] is False

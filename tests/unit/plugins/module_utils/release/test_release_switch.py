@@ -82,11 +82,15 @@ def test_previous_follows_the_ledger_and_again_stays(app):
     assert run(app, state='switched')['changed'] is False
 
 
-def test_listed_reports_releases_and_current(app):
+def test_listed_reports_releases_current_and_verdicts(app):
+    ledger = FileLedger.beside(str(app))
+    ledger.record('v1.2.9', 'good')
+    ledger.record('v1.3.0', 'bad')
     result = run(app, state='listed')
     assert result['changed'] is False
-    assert [(r['version'], r['complete'], r['current']) for r in result['releases']] == [
-        ('v1.2.8', True, False), ('v1.2.9', True, False), ('v1.3.0', True, True), ('v1.3.1', False, False)]
+    assert [(r['version'], r['complete'], r['current'], r['verdict']) for r in result['releases']] == [
+        ('v1.2.8', True, False, None), ('v1.2.9', True, False, 'good'),
+        ('v1.3.0', True, True, 'bad'), ('v1.3.1', False, False, None)]
 
 
 def test_pruned_keeps_newest_and_current(app):
@@ -142,3 +146,48 @@ def test_current_is_never_missing_while_switching(app):
         thread.join()
     assert missing == []
     assert not [name for name in os.listdir(str(app)) if name.startswith('.current.tmp')]
+
+
+class Restarts:
+    """Stands in for the restart command (a process on a real host); records what it saw."""
+
+    def __init__(self, app, rc=0):
+        self.app, self.rc, self.saw = app, rc, []
+
+    def __call__(self):
+        self.saw.append(served(self.app))
+        return self.rc, '', 'unit demo.service not found' if self.rc else ''
+
+
+def test_switch_restarts_once_and_again_does_not(app):
+    restart = Restarts(app)
+    result = run(app, state='switched', version='v1.2.9', restart=restart)
+    assert (result['changed'], result['restarted'], restart.saw) == (True, True, ['v1.2.9'])
+    result = run(app, state='switched', version='v1.2.9', restart=restart)
+    assert (result['changed'], result['restarted'], restart.saw) == (False, False, ['v1.2.9'])
+
+
+def test_failed_restart_points_current_back(app):
+    with pytest.raises(RollbackError, match='current points back at v1.3.0, which is still running') as caught:
+        run(app, state='switched', version='v1.2.9', restart=Restarts(app, rc=5))
+    assert 'unit demo.service not found' in caught.value.msg
+    assert served(app) == 'v1.3.0'
+    # Nothing pending: the next run starts from a clean state.
+    assert run(app, state='switched', version='v1.3.0', restart=Restarts(app))['changed'] is False
+
+
+def test_interrupted_switch_restarts_on_the_next_run(app):
+    # The previous run switched, then died before its restart finished.
+    tree = ReleaseTree(str(app))
+    tree.mark_restart_pending('v1.3.0')
+    tree.switch('v1.2.9')
+    restart = Restarts(app)
+    result = run(app, state='switched', version='v1.2.9', restart=restart)
+    assert (result['changed'], result['restarted'], restart.saw) == (True, True, ['v1.2.9'])
+    assert run(app, state='switched', version='v1.2.9', restart=restart)['changed'] is False
+
+
+def test_check_mode_plans_the_restart_without_running_it(app):
+    restart = Restarts(app)
+    result = run(app, state='switched', version='v1.2.9', restart=restart, check_mode=True)
+    assert (result['restarted'], restart.saw, served(app)) == (True, [], 'v1.3.0')
