@@ -33,7 +33,7 @@ served
 
 step "Roll back: ansible-playbook ops.rollback.rollback -e service=demo -e version=v1.2.9"
 ansible-playbook ops.rollback.rollback -e service=demo -e version=v1.2.9 \
-  -e reason="drill: v1.3.0 fails its health check"
+  -e 'reason="drill: v1.3.0 fails its health check"'
 served
 
 step "The same command again: nothing left to change"

@@ -160,9 +160,11 @@ class CallbackModule(CallbackBase):
     def _learn(self, host, phase, res, outcome):
         """Follow the collection's shared facts and return keys (DESIGN.md vocabulary)."""
         facts = res.get('ansible_facts') or {}
-        state = next((value for key, value in facts.items() if key.endswith('_state') and phase == 'preflight'
-                      and isinstance(value, dict) and 'service' in value), None)
-        if state:
+        # The platform's preflight reports each host as <platform>_state.
+        states = [value for key, value in facts.items()
+                  if key.endswith('_state') and isinstance(value, dict) and 'service' in value]
+        if phase == 'preflight' and states:
+            state = states[0]
             self.hosts[host] = {'service': state.get('service'), 'from_version': state.get('current'),
                                 'to_version': state.get('current'), 'phases': set(), 'result': None}
         if 'preflight_targets' in facts:
@@ -180,7 +182,7 @@ class CallbackModule(CallbackBase):
             return
         if phase:
             info['phases'].add(phase)
-        if outcome == 'ok' or outcome == 'changed':
+        if outcome in ('ok', 'changed'):
             if phase == 'roll_back' and res.get('to_version'):
                 info['to_version'] = res['to_version']
         elif outcome in ('failed', 'unreachable'):

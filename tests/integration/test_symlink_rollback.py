@@ -16,14 +16,16 @@ def recap_changed(output):
 
 def test_rollback_to_a_version_then_again(broken_fleet):
     lab = broken_fleet
-    _rc, output = lab.rollback('-e', 'version=v1.2.9', '-e', 'reason=error rate 8%')
+    _rc, output = lab.rollback('-e', 'version=v1.2.9', '-e', 'reason="error rate 8%"')
     assert lab.served_all() == ALL_GOOD
     assert all(lab.current(h) == 'v1.2.9' for h in lab.names)
     # Verified, so the ledger says so: the target is good, the version left is bad.
     assert all(lab.ledger(h)['v1.2.9'] == 'good' and lab.ledger(h)['v1.3.0'] == 'bad' for h in lab.names)
+    assert 'ops.rollback: error rate 8%' in lab.exec('lab1', 'cat', '/srv/demo/rollback-ledger.json')
     assert re.search(r'service demo: target v1\.2\.9 \(rule: explicit\) -> done', output)
     assert re.search(r'lab2\s+v1\.3\.0 -> v1\.2\.9\s+ok$', output, re.M)
     assert 'phase protect_data skipped: database backup' in output
+    assert 'because an operator asked (error rate 8%)' in output
     timeline = lab.timeline()
     assert {r['phase'] for r in timeline if r['event'] == 'task'} >= {'preflight', 'roll_back', 'verify'}
     assert timeline[-1]['event'] == 'summary' and timeline[-1]['hosts']['lab1']['to_version'] == 'v1.2.9'
