@@ -32,7 +32,3 @@ class InvalidInputError(RollbackError):
 
 class NotFoundError(RollbackError):
     """The thing named (release, service, revision) does not exist."""
-
-
-class RollbackTimeoutError(RollbackError):
-    """A wait ran out; ``details`` holds the partial result."""

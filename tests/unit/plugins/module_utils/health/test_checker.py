@@ -9,15 +9,8 @@ rounds is a no-op so the suite stays fast.
 
 from __future__ import annotations
 
-import collections
-import http.server
-import json
-import socket
-import threading
-import time
 
 import pytest
-
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.ops.rollback.plugins.module_utils.health import checker as checker_mod
@@ -27,98 +20,6 @@ from ansible_collections.ops.rollback.plugins.module_utils.health.checker import
     open_url_fetch,
     p95,
 )
-from ansible_collections.ops.rollback.plugins.modules import health_check
-
-SLOW_SECONDS = 0.3
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-    def _send(self, status, body, content_type='application/json'):
-        data = body if isinstance(body, bytes) else body.encode('utf-8')
-        self.send_response(status)
-        self.send_header('Content-Type', content_type)
-        self.send_header('Content-Length', str(len(data)))
-        self.end_headers()
-        if self.command != 'HEAD':
-            self.wfile.write(data)
-
-    def do_HEAD(self):
-        self.do_GET()
-
-    def do_GET(self):
-        self.server.seen_headers.append(dict(self.headers))
-        path = self.path
-        if path == '/health':
-            self._send(200, json.dumps({'status': 'ok', 'checks': {'db': 'up', 'cache': 'up'}, 'ready': True,
-                                        'errors': 0, 'degraded': [], 'maintenance': False}))
-        elif path == '/failing-json':
-            self._send(200, json.dumps({'status': 'failing'}))
-        elif path == '/error':
-            self._send(500, json.dumps({'error': 'database unreachable'}))
-        elif path == '/created':
-            self._send(201, 'created', 'text/plain')
-        elif path == '/slow':
-            time.sleep(SLOW_SECONDS)
-            self._send(200, json.dumps({'status': 'ok'}))
-        elif path == '/html':
-            self._send(200, '<html><title>Maintenance</title></html>', 'text/html')
-        elif path.startswith('/flapping/'):
-            # Every 3rd request to the same path fails: ok, ok, 503, ok, ok, 503, ...
-            with self.server.lock:
-                self.server.counters[path] += 1
-                count = self.server.counters[path]
-            if count % 3 == 0:
-                self._send(503, json.dumps({'status': 'overloaded'}))
-            else:
-                self._send(200, json.dumps({'status': 'ok'}))
-        elif path == '/redirect':
-            self.send_response(302)
-            self.send_header('Location', '/health')
-            self.send_header('Content-Length', '0')
-            self.end_headers()
-        elif path == '/secret':
-            ok = self.headers.get('Authorization') == 'Bearer s3cr3t'
-            self._send(200 if ok else 401, json.dumps({'authorized': ok}))
-        elif path == '/echo-auth':
-            self._send(200, json.dumps({'auth': self.headers.get('Authorization')}))
-        else:
-            self._send(404, 'not found', 'text/plain')
-
-
-@pytest.fixture(scope='module')
-def server():
-    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.counters = collections.Counter()
-    httpd.lock = threading.Lock()
-    httpd.seen_headers = []
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield 'http://127.0.0.1:{0}'.format(httpd.server_address[1])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-@pytest.fixture(scope='module')
-def closed_port_url():
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there any more
-    return 'http://127.0.0.1:{0}/health'.format(port)
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    for name in ('http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY'):
-        monkeypatch.delenv(name, raising=False)
 
 
 class _Sleeps:
@@ -346,69 +247,3 @@ def test_missing_jmespath_is_explained(monkeypatch):
     assert 'endpoints[0].json_query needs the Python library jmespath' in caught.value.msg
     assert 'or check the body with body_regex instead' in caught.value.msg
     assert caught.value.details['library'] == 'jmespath'
-
-
-# ---------------------------------------------------------------------------
-# the whole module, through AnsibleModule
-# ---------------------------------------------------------------------------
-
-@pytest.fixture
-def _run_module(run_module):
-    return lambda args: run_module(health_check.main, args)
-
-
-def test_module_passes(server, _run_module):
-    code, out = _run_module({
-        'endpoints': [
-            {'url': server + '/health', 'json_query': 'status', 'equals': 'ok'},
-            {'url': server + '/secret', 'headers': {'Authorization': 'Bearer s3cr3t'}, 'status': 200},
-        ],
-        'retries': 3, 'successes': 2, 'delay': 0,
-    })
-    assert code == 0
-    assert out['changed'] is False and out['passed'] is True and out['rounds'] == 2
-    assert [ep['ok'] for ep in out['endpoints']] == [True, True]
-    assert isinstance(out['p95_latency_ms'], int)
-
-
-def test_module_masks_header_values_echoed_in_results(server, _run_module):
-    # The server echoes the token into its body; the reason quotes the body value.
-    code, out = _run_module({
-        'endpoints': [{'url': server + '/echo-auth', 'headers': {'Authorization': 'Bearer s3cr3t'},
-                       'json_query': 'auth', 'equals': 'expected'}],
-        'retries': 1, 'successes': 1,
-    })
-    assert code == 1
-    assert 's3cr3t' not in json.dumps(out)
-    assert out['endpoints'][0]['reason'] == "json_query 'auth' gave '********', expected 'expected'"
-
-
-def test_module_fails_with_readable_message(server, _run_module):
-    code, out = _run_module({
-        'endpoints': [{'url': server + '/health'}, {'url': server + '/error'}],
-        'retries': 5, 'successes': 3, 'delay': 0,
-    })
-    assert code == 1
-    assert out['failed'] is True and out['changed'] is False and out['passed'] is False
-    assert out['msg'] == (
-        'Health check failed for 1 of 2 endpoints after 5 rounds: {0}/error: status 500, expected 200. '
-        "Check the service's logs; the check needs 3 consecutive passing rounds.".format(server))
-    assert [ep['reason'] for ep in out['endpoints']] == [None, 'status 500, expected 200']
-
-
-def test_module_check_mode_still_probes(server, _run_module):
-    code, out = _run_module({
-        'endpoints': [{'url': server + '/health', 'status': 200}],
-        'retries': 1, 'successes': 1, '_ansible_check_mode': True,
-    })
-    assert code == 0 and out['passed'] is True and out['changed'] is False
-
-
-def test_module_reports_invalid_input(_run_module):
-    code, out = _run_module({
-        'endpoints': [{'url': 'http://127.0.0.1:1/health'}],
-        'retries': 2, 'successes': 3,
-    })
-    assert code == 1
-    assert out['msg'].startswith('successes (3) cannot be more than retries (2)')
-    assert out['option'] == 'successes'

@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""health_check as Ansible runs it, against the real local HTTP server (tests/unit/plugins/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.ops.rollback.plugins.modules import health_check
+
+
+@pytest.fixture
+def _run_module(run_module):
+    return lambda args: run_module(health_check.main, args)
+
+
+def test_module_passes(server, _run_module):
+    code, out = _run_module({
+        'endpoints': [
+            {'url': server + '/health', 'json_query': 'status', 'equals': 'ok'},
+            {'url': server + '/secret', 'headers': {'Authorization': 'Bearer s3cr3t'}, 'status': 200},
+        ],
+        'retries': 3, 'successes': 2, 'delay': 0,
+    })
+    assert code == 0
+    assert out['changed'] is False and out['passed'] is True and out['rounds'] == 2
+    assert [ep['ok'] for ep in out['endpoints']] == [True, True]
+    assert isinstance(out['p95_latency_ms'], int)
+
+
+def test_module_masks_header_values_echoed_in_results(server, _run_module):
+    # The server echoes the token into its body; the reason quotes the body value.
+    code, out = _run_module({
+        'endpoints': [{'url': server + '/echo-auth', 'headers': {'Authorization': 'Bearer s3cr3t'},
+                       'json_query': 'auth', 'equals': 'expected'}],
+        'retries': 1, 'successes': 1,
+    })
+    assert code == 1
+    assert 's3cr3t' not in json.dumps(out)
+    assert out['endpoints'][0]['reason'] == "json_query 'auth' gave '********', expected 'expected'"
+
+
+def test_module_fails_with_readable_message(server, _run_module):
+    code, out = _run_module({
+        'endpoints': [{'url': server + '/health'}, {'url': server + '/error'}],
+        'retries': 5, 'successes': 3, 'delay': 0,
+    })
+    assert code == 1
+    assert out['failed'] is True and out['changed'] is False and out['passed'] is False
+    assert out['msg'] == (
+        'Health check failed for 1 of 2 endpoints after 5 rounds: {0}/error: status 500, expected 200. '
+        "Check the service's logs; the check needs 3 consecutive passing rounds.".format(server))
+    assert [ep['reason'] for ep in out['endpoints']] == [None, 'status 500, expected 200']
+
+
+def test_module_check_mode_still_probes(server, _run_module):
+    code, out = _run_module({
+        'endpoints': [{'url': server + '/health', 'status': 200}],
+        'retries': 1, 'successes': 1, '_ansible_check_mode': True,
+    })
+    assert code == 0 and out['passed'] is True and out['changed'] is False
+
+
+def test_module_reports_invalid_input(_run_module):
+    code, out = _run_module({
+        'endpoints': [{'url': 'http://127.0.0.1:1/health'}],
+        'retries': 2, 'successes': 3,
+    })
+    assert code == 1
+    assert out['msg'].startswith('successes (3) cannot be more than retries (2)')
+    assert out['option'] == 'successes'
