@@ -182,10 +182,11 @@ class CallbackModule(CallbackBase):
             return
         if phase:
             info['phases'].add(phase)
-        if outcome in ('ok', 'changed'):
-            if phase == 'roll_back' and res.get('to_version'):
-                info['to_version'] = res['to_version']
-        elif outcome in ('failed', 'unreachable'):
+        # A failed switch reports where current points too: back at the running
+        # release after a failed restart, at the target when it is unhealthy.
+        if phase == 'roll_back' and res.get('to_version'):
+            info['to_version'] = res['to_version']
+        if outcome in ('failed', 'unreachable'):
             # The last failure wins: a rescue's closing message says the most.
             info['result'] = '{0}: {1}'.format(outcome, res.get('msg', '')).strip()
 

@@ -251,52 +251,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
 from ansible_collections.ops.rollback.plugins.module_utils.health.checker import (
-    DEFAULT_DELAY,
-    DEFAULT_RETRIES,
-    DEFAULT_SUCCESSES,
-    DEFAULT_TIMEOUT,
-    HealthChecker,
-    open_url_fetch,
+    checker_from_params,
+    health_check_argument_spec,
 )
 
 
-def argument_spec():
-    return dict(
-        endpoints=dict(
-            type='list', elements='dict', required=True,
-            options=dict(
-                url=dict(type='str', required=True),
-                method=dict(type='str', choices=['GET', 'HEAD'], default='GET'),
-                status=dict(type='list', elements='int', default=[200]),
-                body_regex=dict(type='str'),
-                json_query=dict(type='str'),
-                equals=dict(type='raw'),
-                max_latency_ms=dict(type='int'),
-                headers=dict(type='dict', no_log=True),
-                validate_certs=dict(type='bool', default=True),
-            ),
-        ),
-        retries=dict(type='int', default=DEFAULT_RETRIES),
-        delay=dict(type='float', default=DEFAULT_DELAY),
-        timeout=dict(type='float', default=DEFAULT_TIMEOUT),
-        successes=dict(type='int', default=DEFAULT_SUCCESSES),
-        use_proxy=dict(type='bool', default=True),
-    )
-
-
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    params = module.params
+    module = AnsibleModule(argument_spec=health_check_argument_spec(), supports_check_mode=True)
     try:
-        checker = HealthChecker(
-            params['endpoints'],
-            fetch=open_url_fetch(use_proxy=params['use_proxy']),
-            retries=params['retries'],
-            delay=params['delay'],
-            timeout=params['timeout'],
-            successes=params['successes'],
-        )
-        result = checker.run()
+        result = checker_from_params(module.params).run()
     except RollbackError as err:
         module.fail_json(msg=err.msg, changed=False, exception=traceback.format_exc(), **err.details)
 

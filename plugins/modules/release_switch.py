@@ -52,6 +52,77 @@ options:
         C(current) already points at the target.
     type: list
     elements: str
+  health_check:
+    description:
+      - With O(state=switched), once C(current) points at the release and the application was restarted, check that
+        it is healthy before the task returns, as M(ops.rollback.health_check) does with the same options. Switch,
+        restart and health gate then cost one round trip to the host instead of two.
+      - The check also runs when the host already runs the release, so a second run still proves it healthy. It does
+        not run in check mode.
+      - An unhealthy release is left current and the task fails with the check's RV(health) result. It is not
+        pointed back, because the release that ran before was already stopped.
+      - The endpoints are validated before anything is switched.
+    type: dict
+    suboptions:
+      endpoints:
+        description: The endpoints to probe and what a healthy answer from each looks like.
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          url:
+            description: Full C(http://) or C(https://) URL to request.
+            type: str
+            required: true
+          method:
+            description: HTTP method; see M(ops.rollback.health_check).
+            type: str
+            choices: [GET, HEAD]
+            default: GET
+          status:
+            description: HTTP status code, or list of codes, that counts as healthy.
+            type: list
+            elements: int
+            default: [200]
+          body_regex:
+            description: Python regular expression that must match somewhere in the body.
+            type: str
+          json_query:
+            description: JMESPath expression evaluated on the JSON body; needs C(jmespath) on the host.
+            type: str
+          equals:
+            description: Value the result of O(health_check.endpoints[].json_query) must equal.
+            type: raw
+          max_latency_ms:
+            description: Slowest acceptable answer in milliseconds.
+            type: int
+          headers:
+            description: HTTP headers to send; the values are secret and hidden from logs and output.
+            type: dict
+          validate_certs:
+            description: Validate the server's TLS certificate.
+            type: bool
+            default: true
+      retries:
+        description: Most rounds to run before the check fails.
+        type: int
+        default: 10
+      delay:
+        description: Seconds to wait between rounds.
+        type: float
+        default: 3
+      timeout:
+        description: Seconds each request may take.
+        type: float
+        default: 5
+      successes:
+        description: Consecutive passing rounds needed; not more than O(health_check.retries).
+        type: int
+        default: 3
+      use_proxy:
+        description: Use the proxy from the C(http_proxy)/C(https_proxy) environment variables.
+        type: bool
+        default: true
   keep:
     description: With O(state=pruned), how many of the newest releases to keep (the current one is always kept).
     type: int
@@ -98,6 +169,20 @@ EXAMPLES = r"""
     version: v1.2.9
     restart_command: [/usr/bin/systemctl, restart, demo]
 
+- name: Roll back to v1.2.9, restart, and wait until the release answers as v1.2.9 and healthy
+  ops.rollback.release_switch:
+    path: /srv/demo
+    version: v1.2.9
+    restart_command: [/usr/bin/systemctl, restart, demo]
+    health_check:
+      endpoints:
+        - url: http://127.0.0.1:8000/health
+        - url: http://127.0.0.1:8000/version
+          json_query: version
+          equals: v1.2.9
+      delay: 1
+      successes: 2
+
 - name: Roll back to the previous good version of this host
   ops.rollback.release_switch:
     path: /srv/demo
@@ -132,6 +217,15 @@ restarted:
   returned: when O(state=switched)
   type: bool
   sample: true
+health:
+  description:
+    - Result of O(health_check), as M(ops.rollback.health_check) returns it (RV(ops.rollback.health_check#module:passed),
+      RV(ops.rollback.health_check#module:rounds), RV(ops.rollback.health_check#module:p95_latency_ms),
+      RV(ops.rollback.health_check#module:endpoints)), also when the task failed on it.
+  returned: when O(health_check) is set, O(state=switched) and not in check mode
+  type: dict
+  sample: {passed: true, rounds: 2, p95_latency_ms: 3, endpoints: [{url: http://127.0.0.1:8000/health, ok: true,
+           status: 200, latency_ms: 2, p95_latency_ms: 3, attempts: 2, failures: 0, reason: null}]}
 rule:
   description: How the target was chosen, V(explicit), V(ledger) or V(release-before-current).
   returned: when O(state=switched)
@@ -175,6 +269,10 @@ removed:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils.health.checker import (
+    checker_from_params,
+    health_check_argument_spec,
+)
 from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import FileLedger
 from ansible_collections.ops.rollback.plugins.module_utils.release.runner import run_release_switch
 from ansible_collections.ops.rollback.plugins.module_utils.release.tree import ReleaseTree
@@ -186,6 +284,7 @@ def argument_spec():
         version=dict(type='str'),
         state=dict(type='str', default='switched', choices=['switched', 'listed', 'pruned']),
         restart_command=dict(type='list', elements='str'),
+        health_check=dict(type='dict', options=health_check_argument_spec()),
         keep=dict(type='int'),
         releases_dir=dict(type='str', default='releases'),
         current_link=dict(type='str', default='current'),
@@ -208,6 +307,8 @@ def main():
     )
     params = module.params
     try:
+        # Built first: a bad endpoint is refused before anything is switched.
+        health = checker_from_params(params['health_check']) if params['health_check'] else None
         tree = ReleaseTree(params['path'], params['releases_dir'], params['current_link'], params['complete_marker'])
         result = run_release_switch(
             tree,
@@ -217,6 +318,7 @@ def main():
             ledger=FileLedger.beside(tree.path, params['ledger_file']),
             check_mode=module.check_mode,
             restart=_restarter(module, params['restart_command']),
+            health=health,
         )
     except RollbackError as err:
         module.fail_json(msg=err.msg, **err.details)

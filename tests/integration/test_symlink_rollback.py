@@ -121,6 +121,21 @@ def test_failing_restart_stops_at_the_first_batch_and_points_back(broken_fleet):
     assert_nothing_changed(lab)
 
 
+def test_unhealthy_target_is_left_in_place_and_stops_at_the_first_batch(broken_fleet):
+    lab = broken_fleet
+    for host in lab.names:   # v1.2.8 turns out to be broken too
+        lab.exec(host, 'touch', '/srv/demo/releases/v1.2.8/BROKEN')
+    _rc, output = lab.rollback('-e', 'version=v1.2.8', '-e', 'symlink_health_retries=3', expect_rc=2)
+    assert 'v1.2.8 is current and was restarted but not healthy' in output
+    assert 'http://127.0.0.1:8000/health: status 500, expected 200' in output
+    # lab1 runs the unhealthy target, as the summary says; the others were not touched.
+    assert re.search(r'lab1\s+v1\.3\.0 -> v1\.2\.8\s+FAILED', output), output[-3000:]
+    assert re.search(r'lab2\s+v1\.3\.0 -> v1\.3\.0\s+not reached', output)
+    assert (lab.current('lab1'), lab.current('lab2'), lab.current('lab3')) == ('v1.2.8', 'v1.3.0', 'v1.3.0')
+    assert lab.served('lab1') == 'v1.2.8'
+    assert all(lab.ledger(h).get('v1.2.8') == 'good' and 'v1.3.0' not in lab.ledger(h) for h in lab.names)
+
+
 def test_host_lost_mid_run_then_rerun_converges(broken_fleet):
     lab = broken_fleet
     stopped = []

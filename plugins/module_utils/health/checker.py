@@ -48,6 +48,47 @@ MAX_BODY_BYTES = 1024 * 1024
 _MAX_SHOWN = 80
 
 
+def health_check_argument_spec():
+    """The options of a health check, as AnsibleModule takes them.
+
+    The whole argument spec of ``health_check``, and the suboptions of
+    ``release_switch``'s ``health_check``, so both accept the same checks.
+    """
+    return dict(
+        endpoints=dict(
+            type='list', elements='dict', required=True,
+            options=dict(
+                url=dict(type='str', required=True),
+                method=dict(type='str', choices=list(ALLOWED_METHODS), default='GET'),
+                status=dict(type='list', elements='int', default=[200]),
+                body_regex=dict(type='str'),
+                json_query=dict(type='str'),
+                equals=dict(type='raw'),
+                max_latency_ms=dict(type='int'),
+                headers=dict(type='dict', no_log=True),
+                validate_certs=dict(type='bool', default=True),
+            ),
+        ),
+        retries=dict(type='int', default=DEFAULT_RETRIES),
+        delay=dict(type='float', default=DEFAULT_DELAY),
+        timeout=dict(type='float', default=DEFAULT_TIMEOUT),
+        successes=dict(type='int', default=DEFAULT_SUCCESSES),
+        use_proxy=dict(type='bool', default=True),
+    )
+
+
+def checker_from_params(params):
+    """A ``HealthChecker`` over Ansible's HTTP client, from options validated by ``health_check_argument_spec``."""
+    return HealthChecker(
+        params['endpoints'],
+        fetch=open_url_fetch(use_proxy=params['use_proxy']),
+        retries=params['retries'],
+        delay=params['delay'],
+        timeout=params['timeout'],
+        successes=params['successes'],
+    )
+
+
 class MissingLibraryError(RollbackError):
     """An optional Python library that a requested feature needs is not installed."""
 
@@ -67,8 +108,11 @@ class ProbeError(Exception):
 def open_url_fetch(use_proxy=True):
     """Return a ``fetch`` callable built on Ansible's HTTP client (``open_url``'s ``Request``).
 
-    The TLS contexts are made once, here: ``open_url`` would load the CA bundle
-    again on every request (tens of milliseconds), which would count as latency.
+    Each TLS context is made once, when a request first needs it: ``open_url``
+    would load the CA bundle again on every request (tens of milliseconds,
+    counted as latency). ``Request.open`` wants a context even for http://
+    (it follows redirects to https://), so one is made for each
+    ``validate_certs`` value that is used.
     """
     # Imported here so the pure checking logic imports without ansible-core.
     import urllib.error
@@ -76,7 +120,12 @@ def open_url_fetch(use_proxy=True):
     from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
     from ansible.module_utils.urls import Request, make_context
 
-    contexts = {True: make_context(validate_certs=True), False: make_context(validate_certs=False)}
+    contexts = {}
+
+    def context_for(validate_certs):
+        if validate_certs not in contexts:
+            contexts[validate_certs] = make_context(validate_certs=validate_certs)
+        return contexts[validate_certs]
 
     def fetch(url, method, headers, timeout, validate_certs):
         validate_certs = bool(validate_certs)
@@ -88,7 +137,7 @@ def open_url_fetch(use_proxy=True):
                 timeout=timeout,
                 validate_certs=validate_certs,
                 use_proxy=use_proxy,
-                context=contexts[validate_certs],
+                context=context_for(validate_certs),
             )
         except urllib.error.HTTPError as err:
             # 4xx/5xx are answers, not transport failures: the checker judges them.

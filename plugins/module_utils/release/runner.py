@@ -39,8 +39,29 @@ def _switch_and_restart(tree, version, running, restart):
     tree.clear_restart_pending()
 
 
-def run_release_switch(tree, state, version=None, keep=None, ledger=None, check_mode=False, restart=None):
-    """``restart``: a callable returning ``(rc, stdout, stderr)``, run after a switch."""
+def _gate_on_health(health, result):
+    """Probe the release now current; an unhealthy one is left in place, loudly.
+
+    Pointing back is not safe here: the old release was already stopped, and
+    DESIGN.md's 'done' rule is to stop guessing once the target is unhealthy.
+    """
+    outcome = health.run()
+    result['health'] = outcome.as_dict()
+    if not outcome.passed:
+        details = dict(result)
+        details.pop('diff', None)
+        raise RollbackError(
+            '{0} is current{1} but not healthy: {2} It was left as it is; roll it forward or back once '
+            'the cause is known.'.format(
+                result['to_version'], ' and was restarted' if result.get('restarted') else '',
+                outcome.failure_message()),
+            **details)
+
+
+def run_release_switch(tree, state, version=None, keep=None, ledger=None, check_mode=False, restart=None,
+                       health=None):
+    """``restart``: a callable returning ``(rc, stdout, stderr)``, run after a switch.
+    ``health``: a ``HealthChecker`` run after the switch and restart (never in check mode)."""
     before = tree.current()
     result = {'changed': False, 'from_version': before, 'to_version': before}
 
@@ -66,6 +87,9 @@ def run_release_switch(tree, state, version=None, keep=None, ledger=None, check_
             result['diff'] = {'before': _link_text(tree, before), 'after': _link_text(tree, version)}
             if not check_mode:
                 _switch_and_restart(tree, version, interrupted or before, restart)
+        # Also when nothing changed: a second run still proves the target healthy.
+        if health and not check_mode:
+            _gate_on_health(health, result)
 
     elif state == 'pruned':
         removed = tree.prune_plan(keep)

@@ -3,6 +3,7 @@
 """release_switch and release_ledger as Ansible runs them: arguments in, JSON out."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -68,3 +69,22 @@ def test_ledger_records_a_rollback_in_one_write(app, run_module):
     assert {e['at'] for e in result['entries']} == {result['entries'][0]['at']}
     _code, result = run_module(release_ledger.main, args)
     assert result['changed'] is False
+
+
+def test_switch_refuses_a_bad_health_endpoint_before_switching(app, run_module):
+    code, result = run_module(release_switch.main, {
+        'path': str(app), 'version': 'v1.2.9', 'health_check': {'endpoints': [{'url': 'ftp://127.0.0.1/health'}]}})
+    assert code == 1 and 'is not an http:// or https:// URL' in result['msg']
+    assert os.readlink(str(app / 'current')) == 'releases/v1.3.0'
+
+
+def test_switch_health_gate_hides_header_values(app, run_module, server):
+    # The server echoes the token; the failure reason would quote it.
+    code, result = run_module(release_switch.main, {
+        'path': str(app), 'version': 'v1.2.9',
+        'health_check': {'endpoints': [{'url': server + '/echo-auth', 'headers': {'Authorization': 'Bearer s3cr3t'},
+                                        'json_query': 'auth', 'equals': 'expected'}],
+                         'retries': 1, 'successes': 1}})
+    assert code == 1 and result['changed'] is True and result['to_version'] == 'v1.2.9'
+    assert 's3cr3t' not in json.dumps(result)
+    assert result['health']['endpoints'][0]['reason'] == "json_query 'auth' gave '********', expected 'expected'"

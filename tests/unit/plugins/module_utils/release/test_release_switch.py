@@ -13,6 +13,7 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.errors import
     NotFoundError,
     RollbackError,
 )
+from ansible_collections.ops.rollback.plugins.module_utils.health.checker import checker_from_params
 from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import FileLedger
 from ansible_collections.ops.rollback.plugins.module_utils.release.runner import run_release_switch
 from ansible_collections.ops.rollback.plugins.module_utils.release.tree import ReleaseTree
@@ -191,3 +192,34 @@ def test_check_mode_plans_the_restart_without_running_it(app):
     restart = Restarts(app)
     result = run(app, state='switched', version='v1.2.9', restart=restart, check_mode=True)
     assert (result['restarted'], restart.saw, served(app)) == (True, [], 'v1.3.0')
+
+
+# --- health gate, against the real local HTTP server (tests/unit/plugins/conftest.py) ---
+
+def _checker(url, **kwargs):
+    return checker_from_params(dict(dict(endpoints=[{'url': url}], retries=2, delay=0, timeout=2, successes=1,
+                                         use_proxy=False), **kwargs))
+
+
+def test_health_gate_passes_after_the_switch_and_again(app, server):
+    result = run(app, state='switched', version='v1.2.9', restart=Restarts(app), health=_checker(server + '/health'))
+    assert (served(app), result['health']['passed'], result['health']['rounds']) == ('v1.2.9', True, 1)
+    # Already there: nothing changes, but the gate still proves the release healthy.
+    with pytest.raises(RollbackError, match='v1.2.9 is current but not healthy'):
+        run(app, state='switched', version='v1.2.9', health=_checker(server + '/error'))
+
+
+def test_unhealthy_target_is_left_in_place_and_fails_loudly(app, server):
+    with pytest.raises(RollbackError) as caught:
+        run(app, state='switched', version='v1.2.9', restart=Restarts(app), health=_checker(server + '/error'))
+    assert caught.value.msg.startswith('v1.2.9 is current and was restarted but not healthy: Health check failed')
+    assert 'status 500, expected 200' in caught.value.msg
+    details = caught.value.details
+    assert (details['changed'], details['from_version'], details['to_version']) == (True, 'v1.3.0', 'v1.2.9')
+    assert details['health']['passed'] is False
+    assert served(app) == 'v1.2.9'
+
+
+def test_check_mode_does_not_probe(app, closed_port_url):
+    result = run(app, state='switched', version='v1.2.9', check_mode=True, health=_checker(closed_port_url))
+    assert (result['changed'], 'health' in result, served(app)) == (True, False, 'v1.3.0')
