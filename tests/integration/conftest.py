@@ -117,6 +117,11 @@ class Lab:
             return {}
         return dict((e['version'], e['state']) for e in json.loads(text)['entries'])
 
+    def locked(self):
+        """Whether the service's rollback lock file exists (on its first host)."""
+        return subprocess.run([DOCKER, 'exec', self.container('lab1'), 'test', '-e', '/srv/demo/.ops-rollback.lock'],
+                              check=False).returncode == 0
+
     def timeline(self):
         """The JSON lines the timeline callback wrote for the last run."""
         with open(self.last_timeline) as handle:

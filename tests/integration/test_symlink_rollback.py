@@ -3,6 +3,7 @@
 """The rollback playbook on symlinked releases, against the lab's real hosts."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -29,6 +30,7 @@ def test_rollback_to_a_version_then_again(broken_fleet):
     timeline = lab.timeline()
     assert {r['phase'] for r in timeline if r['event'] == 'task'} >= {'preflight', 'roll_back', 'verify'}
     assert timeline[-1]['event'] == 'summary' and timeline[-1]['hosts']['lab1']['to_version'] == 'v1.2.9'
+    assert not lab.locked()
 
     # Again: converges, changes nothing, never toggles back.
     _rc, output = lab.rollback('-e', 'version=v1.2.9')
@@ -152,7 +154,28 @@ def test_host_lost_mid_run_then_rerun_converges(broken_fleet):
     # Not verified as a whole, so nothing is recorded as good yet.
     assert all('v1.3.0' not in lab.ledger(h) for h in ('lab1', 'lab2'))
 
-    # The host comes back; the same command converges.
+    # The run died without releasing its lock. The host comes back; the same
+    # command takes the abandoned lock over and converges.
+    assert lab.locked()
     lab.revive('lab3')
-    lab.rollback('-e', 'version=v1.2.9')
+    _rc, output = lab.rollback('-e', 'version=v1.2.9')
+    assert 'Took over the rollback lock of an interrupted run' in output
     assert lab.served_all() == ALL_GOOD
+    assert not lab.locked()
+
+
+def test_second_rollback_of_the_service_is_refused_while_one_runs(broken_fleet):
+    lab = broken_fleet
+    other_run = {'owner': 'other-run', 'holder': {'user': 'alice', 'controller': 'awx-7', 'pid': 4242},
+                 'acquired_at': '2026-11-23T03:00:00Z', 'expires_at': '2099-01-01T00:00:00Z'}
+    lab.exec('lab1', 'sh', '-c', "printf '%s' '{0}' > /srv/demo/.ops-rollback.lock".format(json.dumps(other_run)))
+    _rc, output = lab.rollback('-e', 'version=v1.2.9', expect_rc=2)
+    assert 'Another rollback of this service is running: run other-run by alice@awx-7' in output
+    assert_nothing_changed(lab)
+    assert json.loads(lab.exec('lab1', 'cat', '/srv/demo/.ops-rollback.lock'))['owner'] == 'other-run'
+
+    # Once the operator knows that run is gone, forcing takes the lock over.
+    _rc, output = lab.rollback('-e', 'version=v1.2.9', '-e', 'rollback_lock_force=true')
+    assert 'Took over the lock /srv/demo/.ops-rollback.lock from run other-run' in output
+    assert lab.served_all() == ALL_GOOD
+    assert not lab.locked()
