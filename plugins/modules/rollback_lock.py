@@ -132,18 +132,17 @@ def main():
     )
     params = module.params
     lock = RollbackLock(params['path'])
-    before = lock.read()
     result = {'changed': False, 'lock': None}
     try:
+        before = lock.read()
         if params['state'] == 'released':
-            held = before
-            ours = held is not None and held.get('owner') == params['owner']
+            ours = before is not None and before.get('owner') == params['owner']
             result['changed'] = ours
             if ours and not module.check_mode:
                 result['changed'], _held_by = lock.release(params['owner'])
-            elif held is not None and not ours:
-                result['held_by'] = held
-                module.warn('The lock {0} is held by another {1}; left alone.'.format(params['path'], describe(held)))
+            elif before is not None and not ours:
+                result['held_by'] = before
+                module.warn('The lock {0} is held by another {1}; left alone.'.format(params['path'], describe(before)))
         elif module.check_mode:
             try:
                 changed, held, taken_over = lock.plan_acquire(params['owner'], params['force'])
