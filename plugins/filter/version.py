@@ -10,11 +10,11 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
-from ansible_collections.ops.rollback.plugins.module_utils._common.fleet import fleet_targets as _fleet_targets
-from ansible_collections.ops.rollback.plugins.module_utils._common.version import (
-    previous_version as _previous_version,
-    sort_versions,
+from ansible_collections.ops.rollback.plugins.module_utils._common.target import (
+    fleet_targets as _fleet_targets,
+    previous_in_history,
 )
+from ansible_collections.ops.rollback.plugins.module_utils._common.version import sort_versions
 
 
 def version_sort(versions, reverse=False):
@@ -22,17 +22,22 @@ def version_sort(versions, reverse=False):
 
 
 def previous_version(versions, current, good=None, bad=None, explain=False):
-    version, rule = _previous_version(versions, current, good=good, bad=bad)
+    """``previous`` over a set of versions in version order (the order of symlinked releases)."""
+    currents = [current] if isinstance(current, str) else list(current or [])
+    history = [{'version': v, 'deployable': v in versions}
+               for v in sort_versions(set(versions) | set(currents) | set(bad or ()))]
+    entry, rule = previous_in_history(history, currents, good=good, bad=bad)
+    version = entry['version'] if entry else None
     return {'version': version, 'rule': rule} if explain else version
 
 
 def fleet_targets(hosts_vars, version=None):
-    """``hosts_vars``: each host's variables; the platform's preflight left its
-    state in ``<rollback_platform>_state``."""
+    """``hosts_vars``: each host's variables; the platform's ``state`` entry point left ``rollback_state``."""
     try:
-        states = [host_vars['{0}_state'.format(host_vars['rollback_platform'])] for host_vars in hosts_vars]
-    except KeyError as exc:
-        raise AnsibleFilterError('fleet_targets: a host has no {0}; run the platform role\'s preflight first.'.format(exc))
+        states = [host_vars['rollback_state'] for host_vars in hosts_vars]
+    except KeyError:
+        raise AnsibleFilterError('fleet_targets: a host has no rollback_state; run the platform role\'s state '
+                                 'entry point first.')
     try:
         return _fleet_targets(states, version=version or None)
     except RollbackError as err:

@@ -120,10 +120,9 @@ entries:
       sample: pipeline run 4711
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
-from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import BAD, GOOD, FileLedger
+from ansible_collections.ops.rollback.plugins.module_utils._common.ledger import BAD, GOOD
+from ansible_collections.ops.rollback.plugins.module_utils._common.module import run_module
+from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import DEFAULT_LEDGER_FILE, FileLedger
 
 
 def argument_spec():
@@ -133,43 +132,31 @@ def argument_spec():
         state=dict(type='str', default='query', choices=[GOOD, BAD, 'query']),
         rolled_back_from=dict(type='str'),
         note=dict(type='str'),
-        ledger_file=dict(type='str', default='rollback-ledger.json'),
+        ledger_file=dict(type='str', default=DEFAULT_LEDGER_FILE),
     )
+
+
+STATE_OPTIONS = {
+    'version': [GOOD, BAD],
+    'rolled_back_from': [GOOD],
+    'note': [GOOD, BAD],
+}
+
+
+def record(module):
+    params = module.params
+    ledger = FileLedger.beside(params['path'], params['ledger_file'])
+    wanted = []
+    if params['state'] != 'query':
+        wanted.append((params['version'], params['state']))
+        if params['rolled_back_from'] and params['rolled_back_from'] != params['version']:
+            wanted.append((params['rolled_back_from'], BAD))
+    return ledger.record_all(wanted, note=params['note'], check_mode=module.check_mode)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        required_if=[('state', GOOD, ['version']), ('state', BAD, ['version'])],
-        required_by={'rolled_back_from': 'version'},
-        supports_check_mode=True,
-    )
-    params = module.params
-    state = params['state']
-    wanted = []
-    if state != 'query':
-        wanted.append((params['version'], state))
-        if params['rolled_back_from'] and params['rolled_back_from'] != params['version']:
-            wanted.append((params['rolled_back_from'], BAD))
-    result = dict(changed=False)
-    try:
-        ledger = FileLedger.beside(params['path'], params['ledger_file'])
-        changes = ledger.changes(wanted)
-        if changes:
-            before = ledger.verdicts()
-            result['changed'] = True
-            result['diff'] = dict(
-                before=''.join('{0}: {1}\n'.format(v, before.get(v, 'none')) for v, _state in changes),
-                after=''.join('{0}: {1}\n'.format(v, s) for v, s in changes),
-            )
-            if not module.check_mode:
-                ledger.record_all(changes, note=params['note'])
-        result.update(entries=ledger.entries(), good=ledger.versions(GOOD), bad=ledger.versions(BAD))
-    except RollbackError as err:
-        module.fail_json(msg=err.msg, **err.details)
-    if not module._diff:
-        result.pop('diff', None)
-    module.exit_json(**result)
+    run_module(argument_spec(), record, state_options=STATE_OPTIONS,
+               required_if=[('state', GOOD, ['version']), ('state', BAD, ['version'])])
 
 
 if __name__ == '__main__':

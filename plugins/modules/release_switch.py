@@ -266,15 +266,14 @@ removed:
   sample: [v1.2.6, v1.2.7]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils._common.module import run_module
 from ansible_collections.ops.rollback.plugins.module_utils.health.checker import (
     checker_from_params,
     health_check_argument_spec,
 )
-from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import FileLedger
-from ansible_collections.ops.rollback.plugins.module_utils.release.runner import run_release_switch
+from ansible_collections.ops.rollback.plugins.module_utils.release.driver import SymlinkDriver
+from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import DEFAULT_LEDGER_FILE, FileLedger
+from ansible_collections.ops.rollback.plugins.module_utils.release.switch import run_release_switch
 from ansible_collections.ops.rollback.plugins.module_utils.release.tree import ReleaseTree
 
 
@@ -289,42 +288,32 @@ def argument_spec():
         releases_dir=dict(type='str', default='releases'),
         current_link=dict(type='str', default='current'),
         complete_marker=dict(type='str', default='REVISION'),
-        ledger_file=dict(type='str', default='rollback-ledger.json'),
+        ledger_file=dict(type='str', default=DEFAULT_LEDGER_FILE),
     )
 
 
-def _restarter(module, command):
-    if not command:
-        return None
-    return lambda: module.run_command(command)
+# Options that only mean something for some states; elsewhere they are refused.
+STATE_OPTIONS = {
+    'version': ['switched'],
+    'restart_command': ['switched'],
+    'health_check': ['switched'],
+    'keep': ['pruned'],
+}
+
+
+def switch(module):
+    params = module.params
+    # Built first: a bad endpoint is refused before anything is switched.
+    health = checker_from_params(params['health_check']) if params['health_check'] else None
+    tree = ReleaseTree(params['path'], params['releases_dir'], params['current_link'], params['complete_marker'])
+    driver = SymlinkDriver(tree, FileLedger.beside(tree.path, params['ledger_file']),
+                           restart_command=params['restart_command'], run_command=module.run_command)
+    return run_release_switch(driver, state=params['state'], version=params['version'], keep=params['keep'],
+                              check_mode=module.check_mode, health=health)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        required_if=[('state', 'pruned', ['keep'])],
-        supports_check_mode=True,
-    )
-    params = module.params
-    try:
-        # Built first: a bad endpoint is refused before anything is switched.
-        health = checker_from_params(params['health_check']) if params['health_check'] else None
-        tree = ReleaseTree(params['path'], params['releases_dir'], params['current_link'], params['complete_marker'])
-        result = run_release_switch(
-            tree,
-            state=params['state'],
-            version=params['version'],
-            keep=params['keep'],
-            ledger=FileLedger.beside(tree.path, params['ledger_file']),
-            check_mode=module.check_mode,
-            restart=_restarter(module, params['restart_command']),
-            health=health,
-        )
-    except RollbackError as err:
-        module.fail_json(msg=err.msg, **err.details)
-    if not module._diff:
-        result.pop('diff', None)
-    module.exit_json(**result)
+    run_module(argument_spec(), switch, state_options=STATE_OPTIONS, required_if=[('state', 'pruned', ['keep'])])
 
 
 if __name__ == '__main__':

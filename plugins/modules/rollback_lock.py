@@ -108,67 +108,29 @@ taken_over_because:
   sample: the run holding it (ansible-playbook pid 4242 on this controller) no longer exists
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
-from ansible_collections.ops.rollback.plugins.module_utils._common.lock import RollbackLock, describe
+from ansible_collections.ops.rollback.plugins.module_utils._common.lock import FileLockStore, run_lock
+from ansible_collections.ops.rollback.plugins.module_utils._common.module import run_module
 
 
-def _shown(lock):
-    return describe(lock) + '\n' if lock else '(no lock)\n'
+def argument_spec():
+    return dict(
+        path=dict(type='path', required=True),
+        owner=dict(type='str', required=True),
+        state=dict(type='str', choices=['acquired', 'released'], default='acquired'),
+        ttl=dict(type='int', default=3600),
+        force=dict(type='bool', default=False),
+        holder=dict(type='dict', default={}),
+    )
+
+
+def lock(module):
+    params = module.params
+    return run_lock(FileLockStore(params['path']), params['state'], params['owner'], holder=params['holder'],
+                    ttl=params['ttl'], force=params['force'], check_mode=module.check_mode, warn=module.warn)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', required=True),
-            owner=dict(type='str', required=True),
-            state=dict(type='str', choices=['acquired', 'released'], default='acquired'),
-            ttl=dict(type='int', default=3600),
-            force=dict(type='bool', default=False),
-            holder=dict(type='dict', default={}),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    lock = RollbackLock(params['path'])
-    result = {'changed': False, 'lock': None}
-    try:
-        before = lock.read()
-        if params['state'] == 'released':
-            ours = before is not None and before.get('owner') == params['owner']
-            result['changed'] = ours
-            if ours and not module.check_mode:
-                result['changed'], _held_by = lock.release(params['owner'])
-            elif before is not None and not ours:
-                result['held_by'] = before
-                module.warn('The lock {0} is held by another {1}; left alone.'.format(params['path'], describe(before)))
-        elif module.check_mode:
-            try:
-                changed, held, taken_over = lock.plan_acquire(params['owner'], params['force'])
-            except RollbackError as err:
-                module.warn(err.msg)
-                result['held_by'] = err.details.get('held_by')
-            else:
-                result.update(changed=changed, lock=held)
-                if taken_over:
-                    result['taken_over'] = taken_over
-        else:
-            if params['ttl'] < 1:
-                module.fail_json(msg='ttl must be at least 1 second (got {0}).'.format(params['ttl']))
-            changed, held, taken_over = lock.acquire(params['owner'], params['holder'], params['ttl'], params['force'])
-            result.update(changed=changed, lock=held)
-            if taken_over:
-                result['taken_over'] = taken_over
-                module.warn('Took over the lock {0} from {1}.'.format(params['path'], describe(taken_over)))
-    except RollbackError as err:
-        module.fail_json(msg=err.msg, **err.details)
-    except OSError as err:
-        module.fail_json(msg='Cannot use the lock file {0}: {1}. Check that its directory exists and is writable.'
-                         .format(params['path'], err))
-    if result['changed'] and module._diff:
-        result['diff'] = {'before': _shown(before), 'after': _shown(result['lock'])}
-    module.exit_json(**result)
+    run_module(argument_spec(), lock)
 
 
 if __name__ == '__main__':

@@ -32,3 +32,7 @@ class InvalidInputError(RollbackError):
 
 class NotFoundError(RollbackError):
     """The thing named (release, service, revision) does not exist."""
+
+
+class RollbackTimeoutError(RollbackError):
+    """The platform did not converge in time; ``details['partial']`` says how far it got."""

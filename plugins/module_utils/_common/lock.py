@@ -1,12 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: ops.rollback contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The rollback lock: one file that says which run is rolling a service back.
+"""The rollback lock: which run is rolling a service back.
 
 A lock is a small JSON document: the run that owns it (``owner``), who and
 where (``holder``: user, controller, pid of ansible-playbook), and when it
-expires. It is created with ``os.link`` of a fully written temporary file, so
-it either exists complete or not at all, and two runs can never both create it.
+expires. ``RollbackLock`` holds the rules (held, expired, taken over) over a
+*store* that a platform's driver brings; ``FileLockStore`` is the store of
+symlinked releases: a file created with ``os.link`` of a fully written
+temporary file, so it either exists complete or not at all, and two runs can
+never both create it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,7 +21,7 @@ import json
 import os
 import tempfile
 
-from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError, RollbackError
 
 
 class LockHeldError(RollbackError):
@@ -50,12 +53,14 @@ def describe(lock):
         lock.get('owner', '?'), who, lock.get('acquired_at', '?'), lock.get('expires_at', '?'))
 
 
-class RollbackLock:
-    """The lock file at ``path``; ``clock`` is injectable for tests."""
+class FileLockStore:
+    """A lock kept as a file at ``path`` (its directory must exist)."""
 
-    def __init__(self, path, clock=_now):
+    def __init__(self, path):
         self.path = path
-        self.clock = clock
+
+    def __str__(self):
+        return self.path
 
     def read(self):
         """The lock as a dict, or ``None`` when nobody holds it."""
@@ -73,6 +78,39 @@ class RollbackLock:
             return {'owner': '(unreadable lock file)', 'holder': {}, 'acquired_at': None, 'expires_at': None}
         return lock
 
+    def write(self, lock, replace):
+        """Create the lock (``replace=False``: fail with ``FileExistsError`` if one exists) or replace it."""
+        directory = os.path.dirname(self.path) or '.'
+        fd, tmp = tempfile.mkstemp(prefix='.rollback-lock.', dir=directory)
+        try:
+            with os.fdopen(fd, 'w') as handle:
+                json.dump(lock, handle, sort_keys=True)
+                handle.write('\n')
+            if replace:
+                os.replace(tmp, self.path)
+            else:
+                os.link(tmp, self.path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def delete(self):
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+class RollbackLock:
+    """The rules of the lock over a store (``FileLockStore`` or a platform's own); ``clock`` is injectable."""
+
+    def __init__(self, store, clock=_now):
+        self.store = store
+        self.clock = clock
+
+    def read(self):
+        return self.store.read()
+
     def expired(self, lock):
         expires = _parse(lock.get('expires_at'))
         return expires is not None and expires <= self.clock()
@@ -89,11 +127,13 @@ class RollbackLock:
         raise LockHeldError(
             'Another rollback of this service is running: {0} (lock {1}). Wait for it to finish. If it is no '
             'longer running (killed, or its controller lost), run again with -e rollback_lock_force=true to '
-            'take the lock over.'.format(describe(held), self.path),
+            'take the lock over.'.format(describe(held), self.store),
             held_by=held)
 
     def acquire(self, owner, holder, ttl, force=False):
         """Take the lock for ``owner``; returns ``(changed, lock, taken_over)``."""
+        if ttl < 1:
+            raise InvalidInputError('ttl must be at least 1 second (got {0}).'.format(ttl), option='ttl')
         changed, held, taken_over = self.plan_acquire(owner, force)
         if not changed:
             return False, held, None
@@ -104,7 +144,14 @@ class RollbackLock:
             'acquired_at': _stamp(now),
             'expires_at': _stamp(now + datetime.timedelta(seconds=ttl)),
         }
-        self._write(lock, replace=taken_over is not None)
+        try:
+            self.store.write(lock, replace=taken_over is not None)
+        except FileExistsError:
+            # Another run created it between our read and our write.
+            raise LockHeldError(
+                'Another rollback of this service took the lock just now: {0}. Wait for it to finish.'.format(
+                    describe(self.read() or {})),
+                held_by=self.read())
         # Two runs that take over the same stale lock both replace it; the
         # last write wins, and the other one finds out here.
         if (self.read() or {}).get('owner') != owner:
@@ -118,30 +165,51 @@ class RollbackLock:
             return False, None
         if held.get('owner') != owner:
             return False, held
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            return False, None
+        self.store.delete()
         return True, None
 
-    def _write(self, lock, replace):
-        directory = os.path.dirname(self.path) or '.'
-        fd, tmp = tempfile.mkstemp(prefix='.rollback-lock.', dir=directory)
-        try:
-            with os.fdopen(fd, 'w') as handle:
-                json.dump(lock, handle, sort_keys=True)
-                handle.write('\n')
-            if replace:
-                os.replace(tmp, self.path)
-                return
+
+def _shown(lock):
+    return describe(lock) + '\n' if lock else '(no lock)\n'
+
+
+def run_lock(store, state, owner, holder=None, ttl=3600, force=False, check_mode=False, warn=None):
+    """What rollback_lock does: take (``acquired``) or release (``released``) the lock in ``store``.
+
+    Returns the module's result; ``warn`` is called with what the user should know but is no failure.
+    """
+    warn = warn or (lambda msg: None)
+    lock = RollbackLock(store)
+    result = {'changed': False, 'lock': None}
+    try:
+        before = lock.read()
+        if state == 'released':
+            ours = before is not None and before.get('owner') == owner
+            result['changed'] = ours
+            if ours and not check_mode:
+                result['changed'], _held_by = lock.release(owner)
+            elif before is not None and not ours:
+                result['held_by'] = before
+                warn('The lock {0} is held by another {1}; left alone.'.format(store, describe(before)))
+        elif check_mode:
             try:
-                os.link(tmp, self.path)
-            except FileExistsError:
-                # Another run created it between our read and our write.
-                raise LockHeldError(
-                    'Another rollback of this service took the lock just now: {0}. Wait for it to finish.'.format(
-                        describe(self.read() or {})),
-                    held_by=self.read())
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+                changed, held, taken_over = lock.plan_acquire(owner, force)
+            except LockHeldError as err:
+                warn(err.msg)
+                result['held_by'] = err.details.get('held_by')
+            else:
+                result.update(changed=changed, lock=held)
+                if taken_over:
+                    result['taken_over'] = taken_over
+        else:
+            changed, held, taken_over = lock.acquire(owner, holder, ttl, force)
+            result.update(changed=changed, lock=held)
+            if taken_over:
+                result['taken_over'] = taken_over
+                warn('Took over the lock {0} from {1}.'.format(store, describe(taken_over)))
+    except OSError as err:
+        raise RollbackError('Cannot use the lock {0}: {1}. Check that its directory exists and is writable.'.format(
+            store, err))
+    if result['changed']:
+        result['diff'] = {'before': _shown(before), 'after': _shown(result['lock'])}
+    return result

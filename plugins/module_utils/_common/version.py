@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: ops.rollback contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one meaning of "version" and "previous" (DESIGN.md, Words).
+"""The one meaning of "version" (DESIGN.md, Words): its syntax and its order.
 
 Pure functions, used by modules on the managed host and by filters on the
-controller, so both order versions the same way.
+controller, so both read versions the same way. Which syntax a version must
+follow is the platform's: a driver names it (``Driver.version_syntax``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,10 +16,34 @@ import re
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError
 
-# A version names a release directory, an image tag or a git tag: letters,
-# digits and . _ - + only. This refuses '/', '..', NUL, whitespace and every
-# shell metacharacter before anything is touched.
-_SAFE_VERSION = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$')
+# A release directory name or a git tag: letters, digits and . _ - + only.
+# This refuses '/', '..', NUL, whitespace and every shell metacharacter, so
+# the name is safe as a path component.
+RELEASE = 'release'
+# An image tag (v1.2.9), a digest (sha256:<hex>) or a full image reference
+# (registry:5000/team/app:v1.2.9, app@sha256:<hex>), as the Docker
+# distribution reference grammar defines them.
+IMAGE = 'image'
+SYNTAXES = (RELEASE, IMAGE)
+
+_RELEASE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$')
+
+_TAG = r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}'
+_DIGEST = r'[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}'
+_COMPONENT = r'[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
+_DOMAIN = r'(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?/)'
+_NAME = r'{0}?{1}(?:/{1})*'.format(_DOMAIN, _COMPONENT)
+_IMAGE_VERSION = re.compile(
+    r'^(?:(?P<tag>{tag})|(?P<digest>{digest})|(?P<name>{name})(?::(?P<ref_tag>{tag}))?(?:@(?P<ref_digest>{digest}))?)$'
+    .format(tag=_TAG, digest=_DIGEST, name=_NAME))
+
+_SYNTAX_HELP = {
+    RELEASE: 'a release version may contain only letters, digits and . _ - + (no "/", "..", whitespace or shell '
+             'characters), starting with a letter or digit. Pass the release name exactly as it appears in the '
+             'releases directory.',
+    IMAGE: 'an image version is a tag (v1.2.9), a digest (sha256:<64 hex digits>) or an image reference '
+           '(registry.example.com/team/app:v1.2.9, app@sha256:<64 hex digits>), without whitespace or shell characters.',
+}
 
 _SEMVER = re.compile(
     r'^[vV]?(?P<nums>\d+(?:\.\d+)*)'
@@ -26,20 +51,15 @@ _SEMVER = re.compile(
     r'(?:\+[0-9A-Za-z.-]+)?$'
 )
 
-RULE_EXPLICIT = 'explicit'
-RULE_LEDGER = 'ledger'
-RULE_BEFORE_CURRENT = 'release-before-current'
 
-
-def validate_version(version, what='version'):
-    """Return ``version`` if it is safe to use as a path component; raise otherwise."""
-    if not isinstance(version, str) or not _SAFE_VERSION.match(version) or '..' in version:
+def validate_version(version, syntax=RELEASE, what='version'):
+    """Return ``version`` if it follows the platform's ``syntax``; raise otherwise."""
+    if syntax not in SYNTAXES:
+        raise InvalidInputError('Unknown version syntax {0!r}; use one of {1}.'.format(syntax, ', '.join(SYNTAXES)))
+    pattern = _RELEASE_NAME if syntax == RELEASE else _IMAGE_VERSION
+    if not isinstance(version, str) or '..' in version or not pattern.match(version):
         raise InvalidInputError(
-            'Refusing {0} {1!r}: a version may contain only letters, digits and . _ - + '
-            '(no "/", "..", whitespace or shell characters), starting with a letter or digit. '
-            'Pass the release name exactly as it appears in the releases directory.'.format(what, version),
-            version=version,
-        )
+            'Refusing {0} {1!r}: {2}'.format(what, version, _SYNTAX_HELP[syntax]), version=version)
     return version
 
 
@@ -61,31 +81,3 @@ def version_key(version):
 
 def sort_versions(versions, reverse=False):
     return sorted(versions, key=version_key, reverse=reverse)
-
-
-def previous_version(versions, current, good=None, bad=None):
-    """Choose the version to roll back to, and say which rule chose it.
-
-    ``versions``: the versions that exist and are deployable.
-    ``current``: what runs now; a list is accepted for a fleet (the newest counts).
-    ``good`` / ``bad``: versions the release ledger records as verified good or
-    rolled back from.
-
-    The reference point is the newest of ``current`` and every ``bad`` version,
-    so that once a rollback has happened, asking again for "previous" names the
-    version already running instead of going one step further back.
-
-    Returns ``(version or None, rule)``.
-    """
-    currents = [current] if isinstance(current, str) else [c for c in (current or []) if c]
-    good = set(good or ())
-    bad = set(bad or ())
-    if not currents:
-        return None, RULE_BEFORE_CURRENT
-    reference = sort_versions(currents + list(bad))[-1]
-    older = [v for v in sort_versions(set(versions) | set(currents)) if version_key(v) < version_key(reference)]
-    if good:
-        candidates = [v for v in older if v in good and v not in bad]
-        return (candidates[-1] if candidates else None), RULE_LEDGER
-    candidates = [v for v in older if v not in bad]
-    return (candidates[-1] if candidates else None), RULE_BEFORE_CURRENT

@@ -17,11 +17,7 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.errors import
     NotFoundError,
     RollbackError,
 )
-from ansible_collections.ops.rollback.plugins.module_utils._common.version import (
-    previous_version,
-    sort_versions,
-    validate_version,
-)
+from ansible_collections.ops.rollback.plugins.module_utils._common.version import sort_versions
 
 
 class ReleaseTree:
@@ -79,25 +75,6 @@ class ReleaseTree:
                 'Cannot read the current release: {0} points to {1}, outside {2}. Point it at a release '
                 'directory first.'.format(self.current_path, target, self.releases_path))
         return version
-
-    def check_deployable(self, version):
-        """Raise unless ``version`` is a safe name of a complete release."""
-        validate_version(version)
-        if not os.path.isdir(self.release_path(version)):
-            available = [r['version'] for r in self.releases() if r['complete']]
-            raise NotFoundError(
-                'Release {0} not found in {1} (available: {2}). Pass one of the available versions, '
-                'or deploy {0} first.'.format(version, self.releases_path, ', '.join(available) or 'none'),
-                available=available)
-        if not self.is_complete(version):
-            raise InvalidInputError(
-                'Release {0} in {1} is incomplete: it has no {2} marker, so its deploy never finished. '
-                'Choose another version or re-deploy this one.'.format(version, self.releases_path, self.complete_marker))
-
-    def choose_previous(self, good=(), bad=()):
-        """``previous`` for this single host: see version.previous_version."""
-        complete = [r['version'] for r in self.releases() if r['complete']]
-        return previous_version(complete, self.current(), good=good, bad=bad)
 
     def switch(self, version):
         """Point ``current`` at ``version`` atomically: a new link renamed over the

@@ -36,7 +36,8 @@ def test_switch_check_mode_changes_nothing(app, run_module):
 
 @pytest.mark.parametrize('args, message', [
     ({'version': '../../etc'}, 'Refusing version'),
-    ({'version': 'v9.9.9'}, 'Release v9.9.9 not found'),
+    ({'version': 'v9.9.9'}, 'Cannot roll back the release tree'),
+    ({'state': 'listed', 'keep': 3}, 'Option keep does not apply to state=listed (only to state=pruned)'),
     ({'state': 'pruned'}, 'missing: keep'),
 ])
 def test_switch_refuses_bad_input(app, run_module, args, message):

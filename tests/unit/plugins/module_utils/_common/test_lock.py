@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from ansible_collections.ops.rollback.plugins.module_utils._common.lock import LockHeldError, RollbackLock
+from ansible_collections.ops.rollback.plugins.module_utils._common.lock import FileLockStore, LockHeldError, RollbackLock
 
 T0 = datetime.datetime(2026, 11, 23, 3, 0, tzinfo=datetime.timezone.utc)
 
@@ -29,7 +29,7 @@ def clock():
 
 @pytest.fixture
 def lock(tmp_path, clock):
-    return RollbackLock(str(tmp_path / '.ops-rollback.lock'), clock=clock)
+    return RollbackLock(FileLockStore(str(tmp_path / '.ops-rollback.lock')), clock=clock)
 
 
 def test_acquire_then_again_then_release(lock):
@@ -62,7 +62,7 @@ def test_expired_or_forced_lock_is_taken_over(lock, clock):
 
 
 def test_unreadable_lock_counts_as_held_until_forced(lock):
-    with open(lock.path, 'w') as handle:
+    with open(lock.store.path, 'w') as handle:
         handle.write('{half a lo')
     with pytest.raises(LockHeldError, match='unreadable lock file'):
         lock.acquire('run-a', {}, ttl=60)
@@ -76,7 +76,7 @@ def test_of_many_runs_at_once_exactly_one_gets_the_lock(tmp_path):
     def contend(name):
         start.wait()
         try:
-            RollbackLock(path).acquire(name, {}, ttl=60)
+            RollbackLock(FileLockStore(path)).acquire(name, {}, ttl=60)
             winners.append(name)
         except LockHeldError:
             pass

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.ops.rollback.plugins.module_utils._common.version import (
-    previous_version,
+    IMAGE,
     sort_versions,
     validate_version,
 )
@@ -37,23 +37,25 @@ def test_validate_version_accepts_release_names(good):
     assert validate_version(good) == good
 
 
-RELEASES = ['v1.2.7', 'v1.2.8', 'v1.2.9', 'v1.3.0']
+DIGEST = 'sha256:' + 'a' * 64
 
 
-@pytest.mark.parametrize('current, good, bad, expected', [
-    # Empty ledger: the release before the current one, by version order.
-    ('v1.3.0', [], [], ('v1.2.9', 'release-before-current')),
-    # The ledger knows: the newest verified-good version, skipping unverified ones.
-    ('v1.3.0', ['v1.2.7', 'v1.2.8'], [], ('v1.2.8', 'ledger')),
-    # Rolled-back-from versions are never candidates.
-    ('v1.3.0', ['v1.2.7', 'v1.2.9'], ['v1.2.9'], ('v1.2.7', 'ledger')),
-    # Again: after rolling back from v1.3.0 to v1.2.9, previous is v1.2.9 itself.
-    ('v1.2.9', ['v1.2.9'], ['v1.3.0'], ('v1.2.9', 'ledger')),
-    # A fleet half way: the newest current version is the one rolled back from.
-    (['v1.2.9', 'v1.3.0'], [], [], ('v1.2.9', 'release-before-current')),
-    # Nothing older qualifies.
-    ('v1.2.7', [], [], (None, 'release-before-current')),
-    ('v1.3.0', ['v1.3.0'], [], (None, 'ledger')),
+@pytest.mark.parametrize('good', [
+    'v1.2.9', '1.2.9-rc.1', 'latest', DIGEST, 'app@' + DIGEST, 'app:v1.2.9', 'app:v1.2.9@' + DIGEST,
+    'registry.example.com:5000/team/app:v1.2.9', 'ghcr.io/org/app@' + DIGEST, 'library/nginx',
 ])
-def test_previous_version_rules(current, good, bad, expected):
-    assert previous_version(RELEASES, current, good=good, bad=bad) == expected
+def test_image_syntax_accepts_tags_digests_and_references(good):
+    assert validate_version(good, IMAGE) == good
+
+
+@pytest.mark.parametrize('bad', [
+    'v1 2', 'app:v1;reboot', '$(id)', 'app@sha256:' + 'g' * 64, 'app@sha256:' + 'a' * 8, 'App/Upper:1', '', '../app', 'a:b:c',
+])
+def test_image_syntax_refuses_what_no_registry_accepts(bad):
+    with pytest.raises(InvalidInputError, match='an image version is a tag'):
+        validate_version(bad, IMAGE)
+
+
+def test_release_syntax_refuses_digests_it_cannot_use_as_a_directory():
+    with pytest.raises(InvalidInputError, match='release version may contain only'):
+        validate_version('app@' + DIGEST)

@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The release tree and release_switch's runner on a real file system."""
+"""The release tree, the symlink driver and release_switch on a real file system."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 
 import pytest
@@ -14,8 +15,9 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.errors import
     RollbackError,
 )
 from ansible_collections.ops.rollback.plugins.module_utils.health.checker import checker_from_params
+from ansible_collections.ops.rollback.plugins.module_utils.release.driver import SymlinkDriver
 from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import FileLedger
-from ansible_collections.ops.rollback.plugins.module_utils.release.runner import run_release_switch
+from ansible_collections.ops.rollback.plugins.module_utils.release.switch import run_release_switch
 from ansible_collections.ops.rollback.plugins.module_utils.release.tree import ReleaseTree
 
 
@@ -32,9 +34,11 @@ def app(tmp_path):
     return tmp_path
 
 
-def run(app, **kwargs):
-    tree = ReleaseTree(str(app))
-    return run_release_switch(tree, ledger=FileLedger.beside(str(app)), **kwargs)
+def run(app, restart=None, **kwargs):
+    driver = SymlinkDriver(ReleaseTree(str(app)), FileLedger.beside(str(app)),
+                           restart_command=['/usr/bin/systemctl', 'restart', 'demo'] if restart else None,
+                           run_command=restart)
+    return run_release_switch(driver, **kwargs)
 
 
 def served(app):
@@ -57,13 +61,13 @@ def test_check_mode_reports_the_plan_and_changes_nothing(app):
 
 
 @pytest.mark.parametrize('version, error, text', [
-    ('v9.9.9', NotFoundError, 'available: v1.2.8, v1.2.9, v1.3.0'),
+    ('v9.9.9', NotFoundError, 'no such version in its history (available: v1.2.8, v1.2.9, v1.3.0)'),
     ('v1.3.1', InvalidInputError, 'no REVISION marker'),
     ('../v1.2.9', InvalidInputError, 'Refusing version'),
     ('v1.2.9; rm -rf /', InvalidInputError, 'Refusing version'),
 ])
 def test_bad_targets_fail_and_change_nothing(app, version, error, text):
-    with pytest.raises(error, match=text.replace('(', r'\(')):
+    with pytest.raises(error, match=re.escape(text)):
         run(app, state='switched', version=version)
     assert served(app) == 'v1.3.0'
 
@@ -155,7 +159,8 @@ class Restarts:
     def __init__(self, app, rc=0):
         self.app, self.rc, self.saw = app, rc, []
 
-    def __call__(self):
+    def __call__(self, argv):
+        assert argv == ['/usr/bin/systemctl', 'restart', 'demo']
         self.saw.append(served(self.app))
         return self.rc, '', 'unit demo.service not found' if self.rc else ''
 
@@ -205,14 +210,15 @@ def test_health_gate_passes_after_the_switch_and_again(app, server):
     result = run(app, state='switched', version='v1.2.9', restart=Restarts(app), health=_checker(server + '/health'))
     assert (served(app), result['health']['passed'], result['health']['rounds']) == ('v1.2.9', True, 1)
     # Already there: nothing changes, but the gate still proves the release healthy.
-    with pytest.raises(RollbackError, match='v1.2.9 is current but not healthy'):
+    with pytest.raises(RollbackError, match='release tree .* runs v1.2.9, and it is not healthy'):
         run(app, state='switched', version='v1.2.9', health=_checker(server + '/error'))
 
 
 def test_unhealthy_target_is_left_in_place_and_fails_loudly(app, server):
     with pytest.raises(RollbackError) as caught:
         run(app, state='switched', version='v1.2.9', restart=Restarts(app), health=_checker(server + '/error'))
-    assert caught.value.msg.startswith('v1.2.9 is current and was restarted but not healthy: Health check failed')
+    assert caught.value.msg.startswith(
+        'the release tree {0} runs v1.2.9 since this run, and it is not healthy: Health check failed'.format(app))
     assert 'status 500, expected 200' in caught.value.msg
     details = caught.value.details
     assert (details['changed'], details['from_version'], details['to_version']) == (True, 'v1.3.0', 'v1.2.9')

@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a platform gives the rollback core (DESIGN.md, "The rollback core").
+
+A driver knows one service on one platform: how to read what runs, what could
+run (the history), how to get from one to the other and how to tell when it
+got there. It takes plain values, raises the collection's errors, and never
+decides anything the runner decides: which target, whether anything changes,
+what check mode does.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.version import RELEASE
+
+
+class Plan:
+    """What ``apply`` would do: the steps in words (none = nothing to do) and the diff."""
+
+    def __init__(self, steps, before, after):
+        self.steps = list(steps)
+        self.before = before
+        self.after = after
+
+    @property
+    def changes(self):
+        return bool(self.steps)
+
+    def diff(self):
+        return {'before': self.before, 'after': self.after}
+
+
+class Driver:
+    """The interface every platform implements; see the methods for the contract."""
+
+    #: The version syntax the platform accepts (version.RELEASE or version.IMAGE).
+    version_syntax = RELEASE
+    #: The release ledger (a ``ledger.Ledger``), or None when the platform keeps none.
+    ledger = None
+
+    def describe(self):
+        """The service in words, for messages: 'deployment web in namespace prod'."""
+        raise NotImplementedError
+
+    def current(self):
+        """The history entry that runs now (``{'version', 'revision'}``), or None."""
+        raise NotImplementedError
+
+    def history(self):
+        """Every version the service ran or could run, oldest first, as target.py describes entries."""
+        raise NotImplementedError
+
+    def plan(self, target):
+        """A ``Plan`` to bring the service to ``target`` (a history entry); changes nothing."""
+        raise NotImplementedError
+
+    def apply(self, target, plan):
+        """Carry out ``plan``. Raise a ``RollbackError`` that says where the service was left."""
+        raise NotImplementedError
+
+    def wait(self, target, timeout):
+        """Return once the service converged on ``target`` (a dict of what was waited on),
+        or raise ``RollbackTimeoutError`` with the partial state."""
+        return {}

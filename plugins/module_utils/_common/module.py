@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The anatomy every ops.rollback module shares.
+
+``run_module`` builds the AnsibleModule, refuses options that do not apply to
+the chosen ``state``, runs the module's handler (plain module_utils code),
+turns the collection's errors into ``fail_json`` with their context, and
+returns the diff only when asked for.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError, RollbackError
+
+
+def refuse_options_not_for_state(params, state_options):
+    """``state_options``: option -> the states it applies to. An option set for another state is an error,
+    not silently ignored: the user meant something by it."""
+    state = params.get('state')
+    for option, states in sorted((state_options or {}).items()):
+        if params.get(option) is not None and state not in states:
+            raise InvalidInputError(
+                'Option {0} does not apply to state={1} (only to state={2}): remove it, or choose that state. '
+                'Nothing was changed.'.format(option, state, ' or state='.join(states)),
+                option=option)
+
+
+def run_module(argument_spec, handler, state_options=None, **module_kwargs):
+    """Run ``handler(module) -> result dict`` as a module and exit with its result.
+
+    ``module_kwargs`` go to AnsibleModule (``required_if``, ``mutually_exclusive``...);
+    every module supports check mode, so it is always on.
+    """
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **module_kwargs)
+    try:
+        refuse_options_not_for_state(module.params, state_options)
+        result = handler(module)
+    except RollbackError as err:
+        details = dict(err.details)
+        details.setdefault('changed', False)
+        module.fail_json(msg=err.msg, exception=traceback.format_exc(), **details)
+    if not module._diff:
+        result.pop('diff', None)
+    module.exit_json(**result)

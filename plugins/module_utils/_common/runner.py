@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one rollback algorithm every platform runs (DESIGN.md, "The rollback core").
+
+``run_rollback`` chooses the target (explicit version, revision, previous),
+decides whether anything changes, produces the check-mode plan and the diff,
+applies and waits through the driver, then gates on health. It knows nothing
+of any platform.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils._common.ledger import BAD, GOOD
+from ansible_collections.ops.rollback.plugins.module_utils._common.target import choose_target
+
+
+def run_rollback(driver, version=None, revision=None, check_mode=False, wait=True, wait_timeout=300,
+                 health=None, clock=time.monotonic):
+    """Roll the driver's service back; returns the result in the common vocabulary.
+
+    ``health``: a ``HealthChecker`` run once the service converged, also when
+    nothing changed (a second run still proves the target healthy); never in
+    check mode. An unhealthy target is left as it is and fails loudly
+    (DESIGN.md, Words: done).
+    """
+    current = driver.current() or {}
+    ledger = driver.ledger
+    good, bad = (ledger.versions(GOOD), ledger.versions(BAD)) if ledger is not None else ((), ())
+    target = choose_target(driver.history(), current.get('version'), version=version, revision=revision,
+                           good=good, bad=bad, syntax=driver.version_syntax, subject=driver.describe())
+    plan = driver.plan(target)
+    result = {
+        'changed': plan.changes,
+        'rule': target['rule'],
+        'from_version': current.get('version'),
+        'to_version': target['version'],
+        'from_revision': current.get('revision'),
+        'to_revision': target['revision'],
+        'plan': plan.steps,
+        'diff': plan.diff(),
+    }
+    if plan.changes and not check_mode:
+        started = clock()
+        driver.apply(target, plan)
+        if wait:
+            result['waited'] = driver.wait(target, wait_timeout)
+            result['wait_seconds'] = round(clock() - started, 1)
+    if health is not None and not check_mode:
+        _gate_on_health(health, result, driver.describe())
+    return result
+
+
+def _gate_on_health(health, result, subject):
+    outcome = health.run()
+    result['health'] = outcome.as_dict()
+    if not outcome.passed:
+        details = dict(result)
+        details.pop('diff', None)
+        raise RollbackError(
+            '{0} runs {1}{2}, and it is not healthy: {3} It was left as it is; roll it forward or back once the '
+            'cause is known.'.format(subject, result['to_version'], ' since this run' if result['changed'] else '',
+                                     outcome.failure_message()),
+            **details)

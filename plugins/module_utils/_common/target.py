@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The target of a rollback (DESIGN.md, Words: target, previous).
+
+A platform describes what a service can run as its *history*: a list of
+entries, oldest first, in the platform's own order (release versions for
+symlinked releases, revision numbers for Kubernetes or ECS). An entry is a
+dict with ``version``, and optionally ``revision`` (the platform's number),
+``deployable`` (default true) and ``why`` (why it is not deployable).
+
+``choose_target`` picks the target of one service from one history;
+``fleet_targets`` picks one target per service from many hosts' histories.
+Both are pure functions, used on managed hosts and on the controller alike.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError, NotFoundError
+from ansible_collections.ops.rollback.plugins.module_utils._common.version import (
+    RELEASE,
+    sort_versions,
+    validate_version,
+)
+
+RULE_EXPLICIT = 'explicit'
+RULE_REVISION = 'revision'
+RULE_LEDGER = 'ledger'
+RULE_BEFORE_CURRENT = 'release-before-current'
+
+
+def _deployable(entry):
+    return entry.get('deployable', True)
+
+
+def _listing(history):
+    shown = ['{0} (revision {1})'.format(e['version'], e['revision']) if e.get('revision') is not None else e['version']
+             for e in history if _deployable(e)]
+    return ', '.join(shown) or 'none'
+
+
+def previous_in_history(history, current, good=(), bad=()):
+    """``previous``: the newest deployable entry earlier than the reference point.
+
+    ``current``: what runs now; a list for a fleet half way through a rollback.
+    The reference point is the latest (in history order) of ``current`` and of
+    every ``bad`` version, so once a rollback has happened, asking again names
+    the version already running instead of going one step further back.
+    While the ledger knows a good version, only good ones qualify (rule
+    ``ledger``); otherwise any entry not rolled back from (rule
+    ``release-before-current``). Returns ``(entry or None, rule)``.
+    """
+    currents = [current] if isinstance(current, str) else [c for c in (current or []) if c]
+    good, bad = set(good or ()), set(bad or ())
+    rule = RULE_LEDGER if good else RULE_BEFORE_CURRENT
+    position = {}
+    for index, entry in enumerate(history):
+        position[entry['version']] = index   # the newest entry of a version counts
+    marks = [position[v] for v in currents + sorted(bad) if v in position]
+    if not currents or not marks:
+        return None, rule
+    reference = max(marks)
+    candidates = [e for e in history[:reference]
+                  if _deployable(e) and e['version'] not in bad and (not good or e['version'] in good)]
+    return (candidates[-1] if candidates else None), rule
+
+
+def choose_target(history, current, version=None, revision=None, good=(), bad=(), syntax=RELEASE,
+                  subject='the service'):
+    """The target of one service: ``{'version', 'revision', 'rule'}``, or raise saying why there is none.
+
+    ``version`` (what people say) or ``revision`` (the platform's number), or
+    neither for ``previous``. ``subject`` names the service in messages.
+    """
+    if version and revision is not None:
+        raise InvalidInputError(
+            'Pass either version= or revision= for {0}, not both (got {1} and revision {2}).'.format(
+                subject, version, revision))
+    if revision is not None:
+        matches = [e for e in history if e.get('revision') == revision]
+        if not matches:
+            raise NotFoundError(
+                'Cannot roll back {0} to revision {1}: not in its history (available: {2}). Pass one of the '
+                'available revisions, or version= instead.'.format(subject, revision, _listing(history)),
+                available=[e.get('revision') for e in history if _deployable(e)])
+        entry, rule = matches[-1], RULE_REVISION
+    elif version:
+        validate_version(version, syntax)
+        matches = [e for e in history if e['version'] == version]
+        if not matches:
+            raise NotFoundError(
+                'Cannot roll back {0} to {1}: no such version in its history (available: {2}). Pass one of the '
+                'available versions, or deploy {1} first.'.format(subject, version, _listing(history)),
+                available=[e['version'] for e in history if _deployable(e)])
+        entry, rule = matches[-1], RULE_EXPLICIT
+    else:
+        entry, rule = previous_in_history(history, current, good=good, bad=bad)
+        if entry is None:
+            raise NotFoundError(
+                'Cannot choose a previous version for {0}: nothing earlier than {1} qualifies under rule {2} '
+                '(history: {3}). Pass version= explicitly.'.format(
+                    subject, _newest(history, current) or 'the current version', rule, _listing(history)),
+                rule=rule)
+    if not _deployable(entry):
+        raise InvalidInputError(
+            'Cannot roll back {0} to {1}: {2}. Choose another version or re-deploy this one.'.format(
+                subject, entry['version'], entry.get('why') or 'it is not deployable'),
+            version=entry['version'])
+    return {'version': entry['version'], 'revision': entry.get('revision'), 'rule': rule}
+
+
+def _newest(history, current):
+    currents = [current] if isinstance(current, str) else [c for c in (current or []) if c]
+    order = [e['version'] for e in history]
+    known = [c for c in currents if c in order]
+    return max(known, key=order.index) if known else (currents[-1] if currents else None)
+
+
+def merge_histories(histories):
+    """One history of a fleet: each host's order kept, an entry deployable only
+    when it is deployable on every host (``why`` names the hosts where it is not)."""
+    merged = []
+    for history in histories.values():
+        after = -1
+        for entry in history:
+            names = [e['version'] for e in merged]
+            if entry['version'] in names:
+                after = names.index(entry['version'])
+            else:
+                after += 1
+                merged.insert(after, {'version': entry['version'], 'revision': entry.get('revision')})
+    for entry in merged:
+        missing = sorted(host for host, history in histories.items()
+                         if not any(e['version'] == entry['version'] and _deployable(e) for e in history))
+        entry['deployable'] = not missing
+        if missing:
+            entry['why'] = 'it is not deployable on {0} of {1} hosts ({2})'.format(
+                len(missing), len(histories), ', '.join(missing))
+    return merged
+
+
+def fleet_targets(states, version=None):
+    """One target per service, for the whole fleet, before anything changes.
+
+    ``states``: one dict per host, as each platform's ``state`` entry point
+    reports it: ``host``, ``service``, ``current``, ``history``, ``good`` and
+    ``bad`` (ledger verdicts), ``syntax``. Ledger verdicts are merged (a
+    version rolled back from on any host is bad). Returns
+    ``{service: {version, revision, rule, current, hosts}}``.
+    """
+    by_service = {}
+    for state in states:
+        by_service.setdefault(state['service'], []).append(state)
+    targets = {}
+    for service, hosts in sorted(by_service.items()):
+        currents = sort_versions(set(h['current'] for h in hosts if h['current']))
+        bad = set().union(*(h.get('bad') or () for h in hosts))
+        good = set().union(*(h.get('good') or () for h in hosts)) - bad
+        target = choose_target(
+            merge_histories(dict((h['host'], h['history']) for h in hosts)), currents, version=version or None,
+            good=good, bad=bad, syntax=hosts[0].get('syntax', RELEASE), subject='service {0}'.format(service))
+        target.update(current=currents, hosts=sorted(h['host'] for h in hosts))
+        targets[service] = target
+    return targets

@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Symlinked releases as a driver of the rollback core: switch ``current``
+atomically, then restart; the ledger is a file beside the releases."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.driver import Driver, Plan
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils._common.version import RELEASE, sort_versions
+
+
+class SymlinkDriver(Driver):
+    """One host's release tree. ``run_command(argv) -> (rc, stdout, stderr)`` runs ``restart_command``."""
+
+    version_syntax = RELEASE
+
+    def __init__(self, tree, ledger, restart_command=None, run_command=None):
+        self.tree = tree
+        self.ledger = ledger
+        self.restart_command = list(restart_command or [])
+        self.run_command = run_command
+
+    def describe(self):
+        return 'the release tree {0}'.format(self.tree.path)
+
+    def current(self):
+        version = self.tree.current()
+        return {'version': version, 'revision': None} if version else None
+
+    def history(self):
+        """Release directories and versions the ledger remembers (pruned ones too), in version order."""
+        releases = dict((r['version'], r) for r in self.tree.releases())
+        history = []
+        for version in sort_versions(set(releases) | set(self.ledger.verdicts())):
+            entry = {'version': version, 'revision': None, 'deployable': False}
+            if version not in releases:
+                entry['why'] = 'there is no release directory {0} (pruned, or never deployed here)'.format(
+                    self.tree.release_path(version))
+            elif not releases[version]['complete']:
+                entry['why'] = 'the release {0} has no {1} marker, so its deploy never finished'.format(
+                    self.tree.release_path(version), self.tree.complete_marker)
+            else:
+                entry['deployable'] = True
+            history.append(entry)
+        return history
+
+    def _link_text(self, version):
+        return '{0} -> {1}\n'.format(self.tree.current_path, self.tree.release_path(version) if version else '(missing)')
+
+    def plan(self, target):
+        running = self.tree.current()
+        version = target['version']
+        steps = []
+        if version != running:
+            steps.append('point {0} at {1}'.format(self.tree.current_path, self.tree.release_path(version)))
+        # An earlier run switched but never finished its restart: the old
+        # process may still run, so this run restarts even without a switch.
+        if self.restart_command and (steps or self.tree.restart_pending()):
+            steps.append('restart: {0}'.format(' '.join(self.restart_command)))
+        return Plan(steps, before=self._link_text(running), after=self._link_text(version))
+
+    def apply(self, target, plan):
+        """Switch, then restart; if the restart fails, point ``current`` back at the
+        release that is still running, so the link never lies."""
+        version = target['version']
+        running = self.tree.restart_pending() or self.tree.current()
+        if self.restart_command:
+            self.tree.mark_restart_pending(running)
+        if self.tree.current() != version:
+            self.tree.switch(version)
+        if not self.restart_command:
+            return
+        rc, out, err = self.run_command(self.restart_command)
+        if rc != 0:
+            if running and running != version:
+                self.tree.switch(running)
+            self.tree.clear_restart_pending()
+            raise RollbackError(
+                'Restart after switching {0} to {1} failed (rc={2}): {3}. current points back at {4}, which is '
+                'still running. Fix the restart command or the release, then run again.'.format(
+                    self.tree.current_path, version, rc, (err or out or '').strip()[-500:] or 'no output',
+                    running or '(nothing)'),
+                rc=rc, stdout=out, stderr=err, from_version=running, to_version=running)
+        self.tree.clear_restart_pending()

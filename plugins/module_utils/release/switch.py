@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What release_switch does for each state: a rollback through the core
+(``switched``), or a look at the tree (``listed``, ``pruned``)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.runner import run_rollback
+
+
+def run_release_switch(driver, state, version=None, keep=None, check_mode=False, health=None):
+    tree = driver.tree
+    before = tree.current()
+    if state == 'switched':
+        result = run_rollback(driver, version=version, check_mode=check_mode, health=health)
+        result['restarted'] = bool(driver.restart_command) and result['changed']
+    else:
+        result = {'changed': False, 'from_version': before, 'to_version': before}
+    if state == 'pruned':
+        removed = tree.prune_plan(keep)
+        result.update(removed=removed, changed=bool(removed))
+        if removed:
+            names = [r['version'] for r in tree.releases()]
+            result['diff'] = {
+                'before': ''.join(v + '\n' for v in names),
+                'after': ''.join(v + '\n' for v in names if v not in removed),
+            }
+            if not check_mode:
+                for old in removed:
+                    tree.remove(old)
+
+    target = result['to_version']
+    verdicts = driver.ledger.verdicts()
+    releases = [r for r in tree.releases() if r['version'] not in result.get('removed', ())]
+    for release in releases:
+        release['current'] = release['version'] == target
+        release['verdict'] = verdicts.get(release['version'])
+    result['releases'] = releases
+    if state == 'listed':
+        result['history'] = driver.history()
+    if target:
+        result['release'] = tree.release_path(target)
+    return result

@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Target choice: explicit version, revision, previous over an ordered history; one target per fleet."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError, NotFoundError
+from ansible_collections.ops.rollback.plugins.module_utils._common.target import choose_target, fleet_targets
+from ansible_collections.ops.rollback.plugins.module_utils._common.version import IMAGE
+
+RELEASES = [{'version': v} for v in ('v1.2.7', 'v1.2.8', 'v1.2.9', 'v1.3.0')]
+
+
+@pytest.mark.parametrize('current, good, bad, expected', [
+    # Empty ledger: the entry just before the current one.
+    ('v1.3.0', [], [], ('v1.2.9', 'release-before-current')),
+    # The ledger knows: the newest verified-good version, skipping unverified ones.
+    ('v1.3.0', ['v1.2.7', 'v1.2.8'], [], ('v1.2.8', 'ledger')),
+    # Rolled-back-from versions are never candidates.
+    ('v1.3.0', ['v1.2.7', 'v1.2.9'], ['v1.2.9'], ('v1.2.7', 'ledger')),
+    # Again: after rolling back from v1.3.0 to v1.2.9, previous is v1.2.9 itself.
+    ('v1.2.9', ['v1.2.9'], ['v1.3.0'], ('v1.2.9', 'ledger')),
+    # A fleet half way: the latest current version is the one rolled back from.
+    (['v1.2.9', 'v1.3.0'], [], [], ('v1.2.9', 'release-before-current')),
+])
+def test_previous_rules(current, good, bad, expected):
+    target = choose_target(RELEASES, current, good=good, bad=bad)
+    assert (target['version'], target['rule']) == expected
+
+
+@pytest.mark.parametrize('current, good, rule', [('v1.2.7', [], 'release-before-current'), ('v1.3.0', ['v1.3.0'], 'ledger')])
+def test_no_previous_says_pass_version(current, good, rule):
+    with pytest.raises(NotFoundError, match='under rule {0} .*Pass version= explicitly'.format(rule)):
+        choose_target(RELEASES, current, good=good)
+
+
+# A Deployment's history in revision order: the image tags do not sort as
+# versions (v2.0.0 was rolled out before the hotfix v1.9.9), and revision 5
+# re-ran an old image. "What ran just before" is revision order, not version order.
+REVISIONS = [
+    {'version': 'v1.9.0', 'revision': 2},
+    {'version': 'v2.0.0', 'revision': 3},
+    {'version': 'v1.9.9', 'revision': 4},
+    {'version': 'v2.1.0', 'revision': 6},
+]
+
+
+def test_previous_follows_the_platforms_order_not_version_order():
+    target = choose_target(REVISIONS, 'v2.1.0', syntax=IMAGE)
+    assert target == {'version': 'v1.9.9', 'revision': 4, 'rule': 'release-before-current'}
+
+
+def test_previous_again_after_a_rollback_stays_where_it_is():
+    # Rolled back from v2.1.0 (bad) to v1.9.9: asking again changes nothing.
+    target = choose_target(REVISIONS, 'v1.9.9', good=['v1.9.9'], bad=['v2.1.0'], syntax=IMAGE)
+    assert target['version'] == 'v1.9.9'
+
+
+def test_revision_is_chosen_by_number_and_a_missing_one_lists_the_others():
+    assert choose_target(REVISIONS, 'v2.1.0', revision=3)['version'] == 'v2.0.0'
+    with pytest.raises(NotFoundError, match=r'revision 5: not in its history \(available: v1.9.0 \(revision 2\)'):
+        choose_target(REVISIONS, 'v2.1.0', revision=5, subject='deployment web')
+
+
+def test_version_and_revision_together_are_refused():
+    with pytest.raises(InvalidInputError, match='either version= or revision='):
+        choose_target(REVISIONS, 'v2.1.0', version='v1.9.0', revision=2, syntax=IMAGE)
+
+
+def test_explicit_digest_is_found_where_the_platform_speaks_images():
+    digest = 'app@sha256:' + 'b' * 64
+    history = REVISIONS + [{'version': digest, 'revision': 7}]
+    assert choose_target(history, 'v2.1.0', version=digest, syntax=IMAGE)['revision'] == 7
+
+
+def test_a_version_that_is_not_deployable_says_why():
+    history = [{'version': 'v1.2.9', 'deployable': False, 'why': 'it has no REVISION marker'}, {'version': 'v1.3.0'}]
+    with pytest.raises(InvalidInputError, match='to v1.2.9: it has no REVISION marker'):
+        choose_target(history, 'v1.3.0', version='v1.2.9')
+
+
+def state(host, current, available=('v1.2.8', 'v1.2.9', 'v1.3.0'), good=(), bad=(), service='demo'):
+    return {'host': host, 'service': service, 'current': current, 'syntax': 'release',
+            'history': [{'version': v} for v in available], 'good': list(good), 'bad': list(bad)}
+
+
+def test_one_target_for_a_mixed_fleet():
+    # lab2 was already rolled back by an interrupted run; its own idea of
+    # "previous" (v1.2.8) must not win: the fleet's target is v1.2.9.
+    targets = fleet_targets([state('lab1', 'v1.3.0'), state('lab2', 'v1.2.9'), state('lab3', 'v1.3.0')])
+    assert targets['demo']['version'] == 'v1.2.9'
+    assert targets['demo']['current'] == ['v1.2.9', 'v1.3.0']
+
+
+def test_ledger_verdicts_are_merged_across_hosts():
+    targets = fleet_targets([
+        state('lab1', 'v1.3.0', good=['v1.2.8', 'v1.2.9']),
+        state('lab2', 'v1.3.0', good=['v1.2.8'], bad=['v1.2.9']),
+    ])
+    assert targets['demo'] == {'version': 'v1.2.8', 'revision': None, 'rule': 'ledger', 'current': ['v1.3.0'],
+                               'hosts': ['lab1', 'lab2']}
+
+
+def test_only_versions_every_host_has_are_candidates():
+    targets = fleet_targets([state('lab1', 'v1.3.0'), state('lab2', 'v1.3.0', available=['v1.2.8', 'v1.3.0'])])
+    assert targets['demo']['version'] == 'v1.2.8'
+
+
+def test_services_get_their_own_targets():
+    targets = fleet_targets([state('a', 'v1.3.0'), state('b', 'v1.2.9', service='billing')])
+    assert (targets['demo']['version'], targets['billing']['version']) == ('v1.2.9', 'v1.2.8')
+
+
+def test_explicit_version_missing_on_a_host_names_the_host():
+    with pytest.raises(InvalidInputError, match=r'not deployable on 1 of 2 hosts \(lab2\)'):
+        fleet_targets([state('lab1', 'v1.3.0'), state('lab2', 'v1.3.0', available=['v1.2.8', 'v1.3.0'])],
+                      version='v1.2.9')
+
+
+def test_explicit_version_unknown_everywhere_lists_what_is_there():
+    with pytest.raises(NotFoundError, match=r'service demo to v9.9.9: no such version .*available: v1.2.8, v1.2.9'):
+        fleet_targets([state('lab1', 'v1.3.0')], version='v9.9.9')
+
+
+def test_explicit_version_is_validated_with_the_platforms_syntax():
+    with pytest.raises(InvalidInputError, match='Refusing version'):
+        fleet_targets([state('lab1', 'v1.3.0')], version='../v1.2.9')
