@@ -15,9 +15,10 @@ description:
   - Records every task of a rollback as one JSON line with its phase, task, host, start, end and outcome.
     The phase is the ops.rollback phase role the task runs in (decide, announce, preflight, protect_data,
     prepare_traffic, roll_back, edge, verify, restore_traffic, report).
-  - Prints each phase that was skipped, with its reason, as soon as it is skipped.
-  - At the end of the run, prints a summary. It gives each service and host with the version it ran before and runs
-    now, the duration and outcome of each phase, and the result. The summary is also the last line of the timeline.
+  - At the end of the run, prints a summary. It gives each service's verdict (V(done), V(rolled back but NOT verified),
+    V(FAILED on <hosts>) or V(planned)), each host with the version it ran before and runs now, and the duration and
+    outcome of each phase, or why it was skipped. The summary is also the last line of the timeline.
+  - The verdict is the one the report phase computed (C(report_verdicts)); the callback only renders it.
   - Works beside any stdout callback, including AWX's.
 author: ops.rollback maintainers (!UNKNOWN)
 requirements:
@@ -78,8 +79,7 @@ class CallbackModule(CallbackBase):
         self._phase = None
         self._started = {}       # (host, task uuid) -> start time
         self.phases = {}         # phase -> {start, end, outcome, reason}
-        self.hosts = {}          # host -> {service, from_version, to_version, phases, result}
-        self.targets = {}        # service -> {version, rule, ...}
+        self.verdicts = None     # the report phase's report_verdicts
         self.check_mode = False
         self._pending = []       # records held until the run proves to be a rollback
 
@@ -117,6 +117,7 @@ class CallbackModule(CallbackBase):
     # Tasks -----------------------------------------------------------------
 
     def v2_playbook_on_task_start(self, task, is_conditional):
+        # Tasks of a platform role (or the lock) count for the phase that called it.
         role = task._role.get_name(include_role_fqcn=False) if task._role else None
         if role in PHASES:
             self._phase = role
@@ -150,58 +151,29 @@ class CallbackModule(CallbackBase):
         if outcome in ('failed', 'unreachable'):
             record['msg'] = result._result.get('msg', '')
         self._write(record)
-        if phase:
-            span = self.phases.setdefault(phase, {'start': start, 'end': end, 'outcome': 'ok'})
-            span['start'], span['end'] = min(span['start'], start), max(span['end'], end)
-            if outcome in ('failed', 'unreachable'):
-                span['outcome'] = 'failed'
-        self._learn(host, phase, result._result, outcome)
-
-    def _learn(self, host, phase, res, outcome):
-        """Follow the collection's shared facts and return keys (DESIGN.md vocabulary)."""
-        facts = res.get('ansible_facts') or {}
-        # The platform's preflight reports each host as <platform>_state.
-        states = [value for key, value in facts.items()
-                  if key.endswith('_state') and isinstance(value, dict) and 'service' in value]
-        if phase == 'preflight' and states:
-            state = states[0]
-            self.hosts[host] = {'service': state.get('service'), 'from_version': state.get('current'),
-                                'to_version': state.get('current'), 'phases': set(), 'result': None}
-        if 'preflight_targets' in facts:
-            self.targets.update(facts['preflight_targets'])
-        # Each phase role reports a skip as <phase>_skipped: {phase, reason}.
-        skip = facts.get('{0}_skipped'.format(phase)) if phase else None
-        if isinstance(skip, dict) and 'reason' in skip:
-            span = self.phases.setdefault(skip['phase'], {'start': _now(), 'end': _now(), 'outcome': 'ok'})
-            if span.get('reason') != skip['reason']:
-                span.update(outcome='skipped', reason=skip['reason'])
-                self._display.display('[ops.rollback] phase {0} skipped: {1}'.format(skip['phase'], skip['reason']),
-                                      color='cyan')
-        info = self.hosts.get(host)
-        if info is None:
+        if not phase:
             return
-        if phase:
-            info['phases'].add(phase)
-        # A failed switch reports where current points too: back at the running
-        # release after a failed restart, at the target when it is unhealthy.
-        if phase == 'roll_back' and res.get('to_version'):
-            info['to_version'] = res['to_version']
+        span = self.phases.setdefault(phase, {'start': start, 'end': end, 'outcome': 'ok'})
+        span['start'], span['end'] = min(span['start'], start), max(span['end'], end)
         if outcome in ('failed', 'unreachable'):
-            # The last failure wins: a rescue's closing message says the most.
-            info['result'] = '{0}: {1}'.format(outcome, res.get('msg', '')).strip()
+            span['outcome'] = 'failed'
+        facts = result._result.get('ansible_facts') or {}
+        # Each phase role reports a skip as <phase>_skipped: {phase, reason}.
+        skip = facts.get('{0}_skipped'.format(phase))
+        if isinstance(skip, dict) and 'reason' in skip:
+            span.update(outcome='skipped', reason=skip['reason'])
+        if 'report_verdicts' in facts:
+            self.verdicts = facts['report_verdicts']
 
     # Summary ---------------------------------------------------------------
 
     def v2_playbook_on_stats(self, stats):
         if not self.phases:
             return
-        lines = self.summary_lines()
-        for line in lines:
+        for line in self.summary_lines():
             self._display.display(line)
         self._write({
-            'event': 'summary', 'at': _stamp(_now()), 'check_mode': self.check_mode,
-            'targets': self.targets,
-            'hosts': dict((h, dict(i, phases=sorted(i['phases']))) for h, i in self.hosts.items()),
+            'event': 'summary', 'at': _stamp(_now()), 'check_mode': self.check_mode, 'verdicts': self.verdicts,
             'phases': dict((p, {'outcome': s['outcome'], 'reason': s.get('reason'),
                                 'seconds': round((s['end'] - s['start']).total_seconds(), 3)})
                            for p, s in self.phases.items()),
@@ -210,39 +182,20 @@ class CallbackModule(CallbackBase):
             self._file.close()
             self._file = None
 
-    def _host_result(self, info):
-        if info['result']:
-            return 'FAILED ({0})'.format(info['result'])
-        if 'roll_back' not in info['phases']:
-            return 'not reached: left on {0}'.format(info['from_version'])
-        if self.check_mode:
-            return 'plan only (check mode)'
-        return 'ok' if info['from_version'] != info['to_version'] else 'ok, already there'
-
     def summary_lines(self):
         title = 'OPS.ROLLBACK SUMMARY' + (' (check mode: plan only, nothing changed)' if self.check_mode else '')
         lines = ['', title + ' ' + '*' * max(3, 78 - len(title))]
-        services = sorted(set(i['service'] for i in self.hosts.values()))
-        for service in services:
-            target = self.targets.get(service, {})
-            members = sorted(h for h, i in self.hosts.items() if i['service'] == service)
-            failed = [h for h in members if self.hosts[h]['result']]
-            if failed:
-                verdict = 'FAILED on {0}'.format(', '.join(failed))
-            elif self.check_mode:
-                verdict = 'planned'
-            elif self.phases.get('verify', {}).get('outcome') == 'ok':
-                verdict = 'done'   # converged and verified (DESIGN.md, Words)
-            else:
-                verdict = 'rolled back but NOT verified'
+        if self.verdicts is None:
+            lines.append('no verdict: the run ended before its report phase (see the failed task above)')
+        for service, verdict in sorted((self.verdicts or {}).items()):
             lines.append('service {0}: target {1} (rule: {2}) -> {3}'.format(
-                service, target.get('version', '(not chosen)'), target.get('rule', '-'), verdict))
-            width = max(len(h) for h in members)
-            for host in members:
-                info = self.hosts[host]
+                service, verdict.get('target') or '(not chosen)', verdict.get('rule') or '-', verdict['text']))
+            hosts = verdict['hosts']
+            width = max(len(h) for h in hosts) if hosts else 0
+            for host in sorted(hosts):
+                info = hosts[host]
                 lines.append('  {0}  {1} -> {2}  {3}'.format(
-                    host.ljust(width), info['from_version'] or '(none)', info['to_version'] or '(none)',
-                    self._host_result(info)))
+                    host.ljust(width), info['from_version'] or '(none)', info['to_version'] or '(none)', info['result']))
         lines.append('phases:')
         for phase in PHASES:
             span = self.phases.get(phase)

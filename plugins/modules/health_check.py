@@ -14,9 +14,10 @@ version_added: "0.1.0"
 description:
   - Probes one or more HTTP(S) endpoints in rounds. A round probes every endpoint once; it passes when every
     endpoint answers as expected.
-  - The check passes once O(successes) consecutive rounds pass. A failing round resets that streak, so a
-    service that flaps between healthy and unhealthy does not pass. The check fails after O(retries) rounds
-    without such a streak, and reports for every endpoint why its last failure happened.
+  - The check passes once O(successes) consecutive rounds pass, by default the first passing round. With
+    O(successes) above V(1), a failing round resets that streak, so a service that flaps between healthy and
+    unhealthy does not pass. The check fails after O(retries) rounds without such a streak, and reports for every
+    endpoint why its last failure happened.
   - An answer is healthy when its status is one of O(endpoints[].status), the body matches
     O(endpoints[].body_regex), the JMESPath O(endpoints[].json_query) gives O(endpoints[].equals), and it arrived
     within O(endpoints[].max_latency_ms). Each of these is checked only when set.
@@ -26,7 +27,8 @@ description:
     elsewhere.
 author: ops.rollback maintainers (!UNKNOWN)
 requirements:
-  - jmespath, only for O(endpoints[].json_query), on the host that runs the check.
+  - jmespath on the host that runs the check, only for an O(endpoints[].json_query) that is more than a simple path
+    of keys and list indexes.
 options:
   endpoints:
     description: The endpoints to probe in every round, and what a healthy answer from each looks like.
@@ -55,9 +57,14 @@ options:
         type: str
       json_query:
         description:
-          - JMESPath expression evaluated on the JSON body, for example V(status) or V(checks.db).
+          - JMESPath expression evaluated on the JSON body, for example V(status), V(checks.db) or V(checks[0].ok).
+          - Simple paths need no library, so they work on a managed host with only Python's standard library. A simple
+            path is a key (V(status)), a dotted path (V(data.version)), list indexes (V(checks[0].ok), V(items[-1]),
+            V(a.b[2].c)), or any of these with quoted keys (V("my-key".up)). As in JMESPath, a missing key, an index
+            out of range or a step into the wrong type gives V(null).
+          - Any other expression, such as a filter V(checks[?status=='down']), a projection or a function, needs the
+            Python library C(jmespath) on the host that runs the check.
           - Without O(endpoints[].equals), the result must be non-empty (not null, false, an empty string, list or mapping).
-          - Needs the Python library C(jmespath) on the host that runs the check.
         type: str
       equals:
         description:
@@ -83,19 +90,23 @@ options:
     type: int
     default: 10
   delay:
-    description: Seconds to wait between rounds.
+    description: Seconds to wait between rounds, zero or more. Fractions of a second are allowed, for example V(0.5).
     type: float
     default: 3
   timeout:
-    description: Seconds each request may take before it counts as failed (C(timed out)).
+    description:
+      - Seconds each request may take before it counts as failed (C(timed out)), more than zero. Fractions of a second
+        are allowed, for example V(0.5).
     type: float
     default: 5
   successes:
     description:
       - Consecutive passing rounds needed for the check to pass. A failing round starts the count again.
+      - The default V(1), like the C(successThreshold) of a Kubernetes probe, passes on the first passing round. Raise
+        it for a soak, to see a service that was just restarted stay healthy for several rounds.
       - Must not be more than O(retries).
     type: int
-    default: 3
+    default: 1
   use_proxy:
     description: Use the proxy from the C(http_proxy)/C(https_proxy) environment variables (honouring C(no_proxy)).
     type: bool
@@ -114,17 +125,17 @@ seealso:
     description: Wait for a port to open, without looking at the HTTP answer.
   - module: ops.rollback.release_switch
   - name: JMESPath tutorial
-    description: The query language of O(endpoints[].json_query).
+    description: The query language of O(endpoints[].json_query); only expressions beyond simple paths need C(jmespath).
     link: https://jmespath.org/tutorial.html
 """
 
 EXAMPLES = r"""
-- name: Wait until the application answers 200 three rounds in a row
+- name: Wait until the application answers 200
   ops.rollback.health_check:
     endpoints:
       - url: http://127.0.0.1:8000/health
 
-- name: Verify the rolled-back release by its health JSON, page content and latency
+- name: Verify the rolled-back release by its health JSON, page content and latency, three rounds in a row
   ops.rollback.health_check:
     endpoints:
       - url: http://127.0.0.1:8000/health
@@ -143,6 +154,25 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "Healthy after {{ health.rounds }} rounds, p95 latency {{ health.p95_latency_ms }} ms"
 
+- name: Check a nested version and a list item, which needs no jmespath library
+  ops.rollback.health_check:
+    endpoints:
+      - url: http://127.0.0.1:8000/health
+        json_query: data.version
+        equals: "2.4.1"
+      - url: http://127.0.0.1:8000/health
+        json_query: checks[0].ok
+        equals: true
+    retries: 10
+    delay: 0.5
+
+- name: Require that no check reports down, with a JMESPath filter (needs jmespath on the managed host)
+  ops.rollback.health_check:
+    endpoints:
+      - url: http://127.0.0.1:8000/health
+        json_query: "length(checks[?status == 'down'])"
+        equals: 0
+
 - name: Check an endpoint that needs a token, on a self-signed certificate
   ops.rollback.health_check:
     endpoints:
@@ -151,7 +181,6 @@ EXAMPLES = r"""
           Authorization: "Bearer {{ health_token }}"
         validate_certs: false
     timeout: 2
-    successes: 1
     retries: 5
 
 - name: Check from the controller instead of the managed host
@@ -179,7 +208,7 @@ changed:
   type: bool
   sample: false
 passed:
-  description: Whether O(successes) consecutive rounds passed within O(retries) rounds.
+  description: Whether O(successes) consecutive rounds (by default one round) passed within O(retries) rounds.
   returned: always
   type: bool
   sample: true
@@ -239,6 +268,8 @@ endpoints:
         - Why the last failed attempt failed, for example V(status 500, expected 200), V(connection refused),
           V(timed out after 5 s), V(latency 812 ms over max_latency_ms 500) or
           V(json_query 'status' gave 'failing', expected 'ok').
+        - An O(endpoints[].json_query) that fails while it is evaluated, for example a JMESPath function given a
+          value of the wrong type, gives V(json_query ... could not be evaluated on the body) with the cause.
         - V(null) when the endpoint never failed. Set even when a later attempt passed.
       returned: always
       type: str

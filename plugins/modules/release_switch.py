@@ -88,7 +88,12 @@ options:
             description: Python regular expression that must match somewhere in the body.
             type: str
           json_query:
-            description: JMESPath expression evaluated on the JSON body; needs C(jmespath) on the host.
+            description:
+              - JMESPath expression evaluated on the JSON body, for example V(status), V(data.version) or V(checks[0].ok).
+              - Simple paths need no library. A simple path is a key, a dotted path, list indexes (V(items[-1])), or any
+                of these with quoted keys (V("my-key".up)); a missing key, an index out of range or a step into the wrong
+                type gives V(null), as in JMESPath.
+              - Any other expression, such as a filter, a projection or a function, needs C(jmespath) on the host.
             type: str
           equals:
             description: Value the result of O(health_check.endpoints[].json_query) must equal.
@@ -108,17 +113,20 @@ options:
         type: int
         default: 10
       delay:
-        description: Seconds to wait between rounds.
+        description: Seconds to wait between rounds, zero or more. Fractions of a second are allowed, for example V(0.5).
         type: float
         default: 3
       timeout:
-        description: Seconds each request may take.
+        description: Seconds each request may take, more than zero. Fractions of a second are allowed, for example V(0.5).
         type: float
         default: 5
       successes:
-        description: Consecutive passing rounds needed; not more than O(health_check.retries).
+        description:
+          - Consecutive passing rounds needed; not more than O(health_check.retries).
+          - The default V(1), like the C(successThreshold) of a Kubernetes probe, passes on the first passing round.
+            Raise it for a soak.
         type: int
-        default: 3
+        default: 1
       use_proxy:
         description: Use the proxy from the C(http_proxy)/C(https_proxy) environment variables.
         type: bool

@@ -9,6 +9,10 @@ Plain classes, no AnsibleModule, so pytest drives them directly.
 * ``HealthChecker`` probes every endpoint once per *round*. The check passes
   once ``successes`` consecutive rounds pass completely (a failing round resets
   the streak); it fails after ``retries`` rounds without that.
+* ``json_query`` is JMESPath. The simple paths most health checks need (a key,
+  a dotted path, list indexes) are evaluated here without any library, because
+  managed hosts often have only Python's standard library; other expressions
+  use the ``jmespath`` library when it is installed.
 * The HTTP call is injected (``fetch``): the module passes ``open_url_fetch()``,
   a thin wrapper around ``ansible.module_utils.urls`` (``Request``, the class
   behind ``open_url``), so proxies, TLS validation and redirects behave as
@@ -42,7 +46,8 @@ ALLOWED_METHODS = ('GET', 'HEAD')
 DEFAULT_RETRIES = 10
 DEFAULT_DELAY = 3
 DEFAULT_TIMEOUT = 5
-DEFAULT_SUCCESSES = 3
+# Like a Kubernetes probe's successThreshold: one passing round is enough unless a soak is asked for.
+DEFAULT_SUCCESSES = 1
 # A health endpoint answers in bytes or kilobytes; never read more than this.
 MAX_BODY_BYTES = 1024 * 1024
 _MAX_SHOWN = 80
@@ -190,10 +195,11 @@ class Endpoint:
     """One URL and what a healthy answer from it looks like.
 
     ``status``: an int or a list of ints. ``json_query`` is a JMESPath
-    expression evaluated on the JSON body; with ``equals`` its result must equal
-    that value, without it the result must be non-empty (not null, false, "",
-    [] or {}). ``equals=None`` means "not set". ``max_latency_ms`` bounds the
-    time from sending the request to having read the body.
+    expression evaluated on the JSON body (see ``compile_json_query``); with
+    ``equals`` its result must equal that value, without it the result must be
+    non-empty (not null, false, "", [] or {}). ``equals=None`` means "not set".
+    ``max_latency_ms`` bounds the time from sending the request to having read
+    the body.
     """
 
     def __init__(self, url, method='GET', status=200, body_regex=None, json_query=None, equals=None,
@@ -256,16 +262,12 @@ class Endpoint:
                     'Fix the pattern (escape literal characters such as . ( [ with a backslash).'.format(
                         where, self.body_regex, err),
                     option=where + '.body_regex')
+        if self.json_query is not None and not isinstance(self.json_query, str):
+            raise InvalidInputError(
+                '{0}.json_query must be a string, a JMESPath expression such as status or checks[0].ok '
+                '(got {1!r}).'.format(where, self.json_query), option=where + '.json_query')
         if self.json_query:
-            jmespath = _import_jmespath(where)
-            try:
-                self._query = jmespath.compile(self.json_query)
-            except jmespath.exceptions.ParseError as err:
-                raise InvalidInputError(
-                    '{0}.json_query {1!r} is not a valid JMESPath expression: {2}. '
-                    'Fix the expression (see https://jmespath.org/tutorial.html).'.format(
-                        where, self.json_query, str(err).splitlines()[0]),
-                    option=where + '.json_query')
+            self._query = compile_json_query(self.json_query, where)
         return self
 
     def _validate_status(self, where):
@@ -300,7 +302,10 @@ class Endpoint:
             except ValueError:
                 return 'body is not JSON, so json_query {0!r} cannot be evaluated (body starts {1})'.format(
                     self.json_query, _show(text[:_MAX_SHOWN]))
-            value = self._query.search(document)
+            try:
+                value = self._query.search(document)
+            except QueryError as err:
+                return 'json_query {0!r} could not be evaluated on the body: {1}'.format(self.json_query, err)
             if self.equals is not None:
                 if not _same(value, self.equals):
                     return 'json_query {0!r} gave {1}, expected {2}'.format(self.json_query, _show(value), _show(self.equals))
@@ -309,6 +314,204 @@ class Endpoint:
         if self.max_latency_ms is not None and latency_ms > self.max_latency_ms:
             return 'latency {0} ms over max_latency_ms {1:g}'.format(latency_ms, self.max_latency_ms)
         return None
+
+
+# ---------------------------------------------------------------------------
+# json_query: simple paths built in, everything else through jmespath
+# ---------------------------------------------------------------------------
+
+SIMPLE_PATHS = ('a key (status), a dotted path (data.version), list indexes (checks[0].ok, items[-1]) '
+                'and quoted keys ("my-key".up)')
+
+# The tokens of a simple path, as JMESPath's lexer reads them. JMESPath skips
+# whitespace between tokens; an unquoted name is ASCII only.
+_QUERY_TOKEN = re.compile(r"""
+    (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<quoted>"(?:[^"\\]|\\.)*")
+  | (?P<number>-?[0-9]+)
+  | (?P<punct>[.\[\]])
+""", re.VERBOSE | re.DOTALL)
+_QUERY_SPACE = ' \t\n\r'
+
+
+class QueryError(Exception):
+    """Evaluating a valid ``json_query`` on a body failed (e.g. a JMESPath function given the wrong type)."""
+
+
+class SimplePath:
+    """A JMESPath expression made only of keys and list indexes, evaluated without the jmespath library.
+
+    ``steps`` are applied in order: a ``str`` looks up a key in a mapping, an
+    ``int`` an item in a list (negative counts from the end). As in JMESPath, a
+    missing key, an index out of range, or a key on a non-mapping or an index on
+    a non-list gives ``None``.
+    """
+
+    def __init__(self, steps):
+        self.steps = tuple(steps)
+
+    def search(self, document):
+        value = document
+        for step in self.steps:
+            if isinstance(step, int):
+                if not isinstance(value, list) or not -len(value) <= step < len(value):
+                    return None
+                value = value[step]
+            else:
+                if not isinstance(value, dict):
+                    return None
+                value = value.get(step)
+        return value
+
+
+class _JMESPathQuery:
+    """A compiled jmespath expression whose evaluation errors become ``QueryError``."""
+
+    def __init__(self, compiled, error_class):
+        self._compiled = compiled
+        self._error_class = error_class
+
+    def search(self, document):
+        try:
+            return self._compiled.search(document)
+        except self._error_class as err:
+            raise QueryError(_first_line(err))
+
+
+class _Unsupported(Exception):
+    """Not a simple path; it may be a valid JMESPath expression of another kind."""
+
+
+class _Malformed(Exception):
+    """Not a simple path, and not valid JMESPath either; ``str()`` says what is wrong and where."""
+
+
+def parse_simple_path(expression):
+    """Return the steps (keys and indexes) of a simple path, for ``SimplePath``.
+
+    Simple paths are the subset of JMESPath made of unquoted names
+    (``[A-Za-z_][A-Za-z0-9_]*``), quoted names (``"my-key"``, a JSON string),
+    ``.`` between them and list indexes (``[0]``, ``[-1]``), optionally starting
+    with an index. Raises ``_Unsupported`` for anything that may be another
+    kind of JMESPath expression, and ``_Malformed`` for what JMESPath refuses
+    too (``status[``, ``a..b``, ``my-key``), so a typo is reported as one even
+    without jmespath.
+    """
+    tokens = _query_tokens(expression)
+    if not tokens:
+        raise _Malformed('the expression is empty')
+    end = len(expression)
+    steps = []
+    index = 0
+    while index < len(tokens):
+        kind, value, position, text = tokens[index]
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        if kind in ('name', 'quoted') and not steps:
+            steps.append(value)
+            index += 1
+        elif kind == '.' and steps:
+            if following is not None and following[0] in ('name', 'quoted'):
+                steps.append(following[1])
+                index += 2
+            elif following is not None and following[0] == '[':
+                raise _Unsupported()  # a multi-select list, a.[b, c]
+            else:
+                raise _Malformed("expected a name after '.' {0}".format(_at(following, end)))
+        elif kind == '[':
+            if following is not None and following[0] == 'number':
+                closing = tokens[index + 2] if index + 2 < len(tokens) else None
+                if closing is None or closing[0] != ']':
+                    raise _Malformed("expected ']' after the list index {0} {1}".format(
+                        following[1], _at(closing, end)))
+                steps.append(int(following[1]))
+                index += 3
+            elif following is None or following[0] == '.':
+                raise _Malformed("expected a list index such as 0 or -1 after '[' {0}".format(_at(following, end)))
+            else:
+                raise _Unsupported()  # a flatten a[], a multi-select list [a, b], ...
+        else:
+            raise _Malformed("unexpected '{0}' at position {1}{2}".format(
+                text, position, ' (a list index goes in brackets, as in items[0])' if kind == 'number' else ''))
+    return steps
+
+
+def _at(token, end):
+    return 'at position {0}'.format(token[2]) if token is not None else 'at the end (position {0})'.format(end)
+
+
+def _query_tokens(expression):
+    """Split ``expression`` into ``(kind, value, position, text)`` tokens of a simple path."""
+    tokens = []
+    position = 0
+    while True:
+        while position < len(expression) and expression[position] in _QUERY_SPACE:
+            position += 1
+        if position == len(expression):
+            return tokens
+        match = _QUERY_TOKEN.match(expression, position)
+        if match is None:
+            char = expression[position]
+            if char == '"':
+                raise _Malformed('the quoted name at position {0} has no closing "'.format(position))
+            if char == '-':
+                raise _Malformed("'-' at position {0} is not followed by a digit; a name with '-' in it must be "
+                                 'quoted, for example "my-key"'.format(position))
+            raise _Unsupported()  # an operator, a literal, a function call, ...
+        kind = match.lastgroup
+        text = match.group(kind)
+        if kind == 'quoted':
+            try:
+                value = json.loads(text)
+            except ValueError as err:
+                raise _Malformed('the quoted name {0} at position {1} is not a valid JSON string ({2})'.format(
+                    text, position, err))
+            tokens.append((kind, value, position, text))
+        elif kind == 'punct':
+            tokens.append((text, text, position, text))
+        else:
+            tokens.append((kind, text, position, text))
+        position = match.end()
+
+
+def compile_json_query(expression, where):
+    """Compile ``json_query`` into an object with ``search(document)``; ``where`` names the endpoint.
+
+    A simple path (``parse_simple_path``) is evaluated by ``SimplePath`` on every
+    host, with or without jmespath. Any other expression is compiled by the
+    jmespath library; without it, ``MissingLibraryError`` says which
+    expressions work without it. An invalid expression raises
+    ``InvalidInputError`` either way.
+    """
+    try:
+        return SimplePath(parse_simple_path(expression))
+    except _Unsupported:
+        malformed = None
+    except _Malformed as err:
+        malformed = err
+    try:
+        import jmespath  # pylint: disable=import-outside-toplevel
+    except ImportError as err:
+        if malformed is not None:
+            raise _invalid_query(where, expression, malformed)
+        raise MissingLibraryError(
+            '{0}.json_query {1!r} needs the Python library jmespath on the host that runs the check '
+            '(the managed host), and it is not installed there: {2}. Without jmespath, json_query takes {3}. '
+            'Install jmespath (pip install jmespath, or the python3-jmespath package) for other expressions, '
+            'or check the body with body_regex instead.'.format(where, expression, err, SIMPLE_PATHS),
+            library='jmespath', option=where + '.json_query')
+    # jmespath has the last word on what is valid JMESPath.
+    try:
+        return _JMESPathQuery(jmespath.compile(expression), jmespath.exceptions.JMESPathError)
+    except jmespath.exceptions.JMESPathError as err:
+        raise _invalid_query(where, expression, malformed or _first_line(err))
+
+
+def _invalid_query(where, expression, problem):
+    return InvalidInputError(
+        '{0}.json_query {1!r} is not a valid JMESPath expression: {2}. Fix the expression, for example '
+        'status, data.version or checks[0].ok (see https://jmespath.org/tutorial.html).'.format(
+            where, expression, problem),
+        option=where + '.json_query')
 
 
 # ---------------------------------------------------------------------------
@@ -403,10 +606,12 @@ class HealthChecker:
         _require(successes <= retries, 'successes',
                  'successes ({0}) cannot be more than retries ({1}): the check could never pass. '
                  'Raise retries or lower successes.'.format(successes, retries))
-        _require(_is_number(delay) and delay >= 0, 'delay',
-                 'delay must be zero or more seconds between rounds (got {0!r}).'.format(delay))
-        _require(_is_number(timeout) and timeout > 0, 'timeout',
-                 'timeout must be a positive number of seconds per request (got {0!r}).'.format(timeout))
+        _require(_is_number(delay) and math.isfinite(delay) and delay >= 0, 'delay',
+                 'delay must be zero or more seconds between rounds, fractions allowed such as 0.5 '
+                 '(got {0!r}).'.format(delay))
+        _require(_is_number(timeout) and math.isfinite(timeout) and timeout > 0, 'timeout',
+                 'timeout must be a positive number of seconds per request, fractions allowed such as 0.5 '
+                 '(got {0!r}).'.format(timeout))
         self.fetch = fetch
         self.retries = retries
         self.delay = delay
@@ -469,16 +674,9 @@ def p95(values):
     return ordered[max(0, int(math.ceil(0.95 * len(ordered))) - 1)]
 
 
-def _import_jmespath(where):
-    try:
-        import jmespath  # pylint: disable=import-outside-toplevel
-    except ImportError as err:
-        raise MissingLibraryError(
-            '{0}.json_query needs the Python library jmespath on the host that runs the check (the managed host), '
-            'and it is not installed there: {1}. Install it (pip install jmespath, or the python3-jmespath package), '
-            'or check the body with body_regex instead.'.format(where, err),
-            library='jmespath', option=where + '.json_query')
-    return jmespath
+def _first_line(err):
+    lines = str(err).splitlines()
+    return lines[0] if lines else type(err).__name__
 
 
 def _require(condition, option, msg):

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The summary's verdicts: "done" means converged and verified, nothing less."""
+"""The summary renders the report phase's verdicts: "done" means converged and verified, nothing less."""
 from __future__ import annotations
 
 import datetime
@@ -8,31 +8,59 @@ import datetime
 import pytest
 
 from ansible_collections.ops.rollback.plugins.callback.timeline import CallbackModule
+from ansible_collections.ops.rollback.plugins.filter.rollback import rollback_verdicts
 
 T0 = datetime.datetime(2026, 11, 23, 3, 0, tzinfo=datetime.timezone.utc)
+TARGETS = {'demo': {'version': 'v1.2.9', 'rule': 'ledger'}}
 
 
-def callback(verify_outcome, results):
+def host(name, rolled_back=None, failure=None, verified=False, stopped=None, current='v1.3.0'):
+    """A host's facts at the end of a run, as the phase roles leave them."""
+    facts = {'inventory_hostname': name, 'rollback_service': 'demo', 'rollback_state': {'current': current}}
+    if rolled_back or failure:
+        facts['roll_back_outcome'] = {'to_version': rolled_back or current}
+        if failure:
+            facts['roll_back_outcome']['failure'] = failure
+    if verified:
+        facts['verify_outcome'] = {'passed': True}
+    if stopped:
+        facts['rollback_stopped'] = stopped
+    return facts
+
+
+def summary(hosts, check_mode=False):
     cb = CallbackModule()
     cb.path = '/tmp/timeline.jsonl'
-    cb.targets = {'demo': {'version': 'v1.2.9', 'rule': 'ledger'}}
-    cb.phases = {'verify': {'start': T0, 'end': T0 + datetime.timedelta(seconds=2), 'outcome': verify_outcome,
-                            'reason': 'no health endpoints configured'}}
-    for host, (to_version, phases, result) in results.items():
-        cb.hosts[host] = {'service': 'demo', 'from_version': 'v1.3.0', 'to_version': to_version,
-                          'phases': set(phases), 'result': result}
+    cb.check_mode = check_mode
+    cb.phases = {'verify': {'start': T0, 'end': T0 + datetime.timedelta(seconds=2), 'outcome': 'ok'}}
+    cb.verdicts = rollback_verdicts(hosts, TARGETS, check_mode)
     return '\n'.join(cb.summary_lines())
 
 
-@pytest.mark.parametrize('verify, results, expected', [
-    ('ok', {'lab1': ('v1.2.9', ['roll_back'], None)}, ['-> done', 'lab1  v1.3.0 -> v1.2.9  ok']),
-    ('skipped', {'lab1': ('v1.2.9', ['roll_back'], None)}, ['-> rolled back but NOT verified']),
-    ('ok', {'lab1': ('v1.3.0', ['roll_back'], 'failed: restart failed'),
-            'lab2': ('v1.3.0', ['preflight'], None)},
-     ['-> FAILED on lab1', 'lab1  v1.3.0 -> v1.3.0  FAILED (failed: restart failed)',
+@pytest.mark.parametrize('hosts, expected', [
+    ([host('lab1', 'v1.2.9', verified=True), host('lab2', 'v1.2.9', verified=True, current='v1.2.9')],
+     ['service demo: target v1.2.9 (rule: ledger) -> done', 'lab1  v1.3.0 -> v1.2.9  ok',
+      'lab2  v1.2.9 -> v1.2.9  ok, already there']),
+    # Converged but one host not verified: never "done".
+    ([host('lab1', 'v1.2.9', verified=True), host('lab2', 'v1.2.9')], ['-> rolled back but NOT verified']),
+    ([host('lab1', failure='restart failed', stopped='batch 1 failed'), host('lab2')],
+     ['-> FAILED on lab1', 'lab1  v1.3.0 -> v1.3.0  FAILED (restart failed)',
       'lab2  v1.3.0 -> v1.3.0  not reached: left on v1.3.0']),
+    # Stopped before any host changed (a lock held by another run): failed, and says why.
+    ([host('lab1', stopped='Another rollback of this service is running'), host('lab2')],
+     ['-> FAILED: Another rollback of this service is running']),
 ])
-def test_summary_verdicts(verify, results, expected):
-    summary = callback(verify, results)
-    for text in expected:
-        assert text in summary
+def test_summary_verdicts(hosts, expected):
+    text = summary(hosts)
+    for line in expected:
+        assert line in text
+
+
+def test_check_mode_is_a_plan():
+    assert '-> planned' in summary([host('lab1', 'v1.2.9')], check_mode=True)
+
+
+def test_no_verdict_says_so():
+    cb = CallbackModule()
+    cb.path = '/tmp/timeline.jsonl'
+    assert 'no verdict: the run ended before its report phase' in '\n'.join(cb.summary_lines())

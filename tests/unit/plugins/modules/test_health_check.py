@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
 
 import pytest
 
@@ -72,3 +74,49 @@ def test_module_reports_invalid_input(_run_module):
     assert code == 1
     assert out['msg'].startswith('successes (3) cannot be more than retries (2)')
     assert out['option'] == 'successes'
+
+
+def test_module_retries_alone_is_accepted(server, _run_module):
+    # successes defaults to 1 (a Kubernetes probe's successThreshold), so retries: 2 needs no successes.
+    code, out = _run_module({'endpoints': [{'url': server + '/health'}], 'retries': 2})
+    assert code == 0 and out['passed'] is True and out['rounds'] == 1
+
+
+def test_module_retries_alone_fails_after_retries_rounds(server, _run_module):
+    code, out = _run_module({'endpoints': [{'url': server + '/error'}], 'retries': 2, 'delay': 0})
+    assert code == 1 and out['passed'] is False and out['rounds'] == 2
+    assert out['msg'].endswith('the check needs a passing round.')
+
+
+def test_module_waits_a_fraction_of_a_second_between_rounds(server, _run_module):
+    started = time.monotonic()
+    code, out = _run_module({
+        'endpoints': [{'url': server + '/health'}],
+        'retries': 3, 'successes': 2, 'delay': 0.2, 'timeout': 1.5,
+    })
+    elapsed = time.monotonic() - started
+    assert code == 0 and out['passed'] is True and out['rounds'] == 2
+    # One wait of 0.2 s between the two rounds: neither dropped to 0 nor rounded up to 1 s.
+    assert 0.2 <= elapsed < 0.9
+
+
+def test_module_json_path_without_jmespath(server, _run_module, monkeypatch):
+    monkeypatch.setitem(sys.modules, 'jmespath', None)
+    code, out = _run_module({
+        'endpoints': [{'url': server + '/health', 'json_query': 'checks.db', 'equals': 'up'},
+                      {'url': server + '/health', 'json_query': 'checks.cache'}],
+        'retries': 1,
+    })
+    assert code == 0 and out['passed'] is True
+    assert [ep['reason'] for ep in out['endpoints']] == [None, None]
+
+
+def test_module_filter_without_jmespath_names_the_library(server, _run_module, monkeypatch):
+    monkeypatch.setitem(sys.modules, 'jmespath', None)
+    code, out = _run_module({
+        'endpoints': [{'url': server + '/health', 'json_query': 'length(degraded)', 'equals': 0}],
+        'retries': 1,
+    })
+    assert code == 1 and out['changed'] is False
+    assert out['msg'].startswith("endpoints[0].json_query 'length(degraded)' needs the Python library jmespath")
+    assert (out['library'], out['option']) == ('jmespath', 'endpoints[0].json_query')

@@ -9,16 +9,22 @@ rounds is a no-op so the suite stays fast.
 
 from __future__ import annotations
 
+import itertools
+import json
+import random
+import sys
 
 import pytest
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.ops.rollback.plugins.module_utils.health import checker as checker_mod
 from ansible_collections.ops.rollback.plugins.module_utils.health.checker import (
-    Endpoint,
     HealthChecker,
+    MissingLibraryError,
+    SimplePath,
     open_url_fetch,
     p95,
+    parse_simple_path,
 )
 
 
@@ -224,7 +230,13 @@ def _refusing_fetch(*args):
                  'successes (3) cannot be more than retries (2): the check could never pass. '
                  'Raise retries or lower successes.', id='successes-over-retries'),
     pytest.param([{'url': 'http://ok/'}], {'delay': -1}, 'delay must be zero or more seconds', id='negative-delay'),
+    pytest.param([{'url': 'http://ok/'}], {'delay': float('inf')}, 'delay must be zero or more seconds between '
+                 'rounds, fractions allowed such as 0.5 (got inf)', id='infinite-delay'),
     pytest.param([{'url': 'http://ok/'}], {'timeout': 0}, 'timeout must be a positive number', id='zero-timeout'),
+    pytest.param([{'url': 'http://ok/'}], {'timeout': float('nan')}, 'timeout must be a positive number of seconds '
+                 'per request, fractions allowed such as 0.5 (got nan)', id='nan-timeout'),
+    pytest.param([{'url': 'http://ok/', 'json_query': 5}], {}, 'endpoints[0].json_query must be a string',
+                 id='query-not-a-string'),
 ])
 def test_invalid_input_is_refused_up_front(endpoints, kwargs, message):
     with pytest.raises(InvalidInputError) as caught:
@@ -232,18 +244,222 @@ def test_invalid_input_is_refused_up_front(endpoints, kwargs, message):
     assert message in str(caught.value)
 
 
-def test_missing_jmespath_is_explained(monkeypatch):
-    import builtins
-    real_import = builtins.__import__
+# ---------------------------------------------------------------------------
+# defaults: successes, fractional delay
+# ---------------------------------------------------------------------------
 
-    def fake_import(name, *args, **kwargs):
-        if name == 'jmespath':
-            raise ImportError('No module named jmespath')
-        return real_import(name, *args, **kwargs)
+def test_retries_alone_passes_on_the_first_passing_round(server):
+    # successes is not given: like a Kubernetes probe's successThreshold it defaults to 1, so retries=2 is accepted.
+    sleeps = _Sleeps()
+    result = HealthChecker([{'url': server + '/health'}], fetch=open_url_fetch(use_proxy=False), retries=2,
+                           sleep=sleeps).run()
+    assert (result.passed, result.rounds, sleeps.calls) == (True, 1, [])
 
-    monkeypatch.setattr(builtins, '__import__', fake_import)
-    with pytest.raises(checker_mod.MissingLibraryError) as caught:
-        Endpoint('http://ok/', json_query='status', equals='ok').validate('endpoints[0]')
-    assert 'endpoints[0].json_query needs the Python library jmespath' in caught.value.msg
-    assert 'or check the body with body_regex instead' in caught.value.msg
-    assert caught.value.details['library'] == 'jmespath'
+
+def test_retries_alone_still_fails_an_unhealthy_endpoint(server):
+    sleeps = _Sleeps()
+    result = HealthChecker([{'url': server + '/error'}], fetch=open_url_fetch(use_proxy=False), retries=2,
+                           delay=0.2, sleep=sleeps).run()
+    assert (result.passed, result.rounds) == (False, 2)
+    assert sleeps.calls == [0.2]
+    assert result.failure_message().endswith('the check needs a passing round.')
+
+
+# ---------------------------------------------------------------------------
+# json_query: simple paths need no jmespath, everything else uses it
+# ---------------------------------------------------------------------------
+
+BODIES = {
+    'http://app/health': {
+        'status': 'ok',
+        'data': {'version': '2.4.1', 'build': {'number': 17}},
+        'checks': [{'name': 'db', 'ok': True}, {'name': 'cache', 'ok': False}],
+        'items': ['first', 'middle', 'last'],
+        'matrix': {'rows': [[1, 2], [3, {'ok': 'yes'}]]},
+        'my-key': {'up': True},
+        'true': 'a key named true',
+    },
+    'http://app/list': [{'status': 'ok'}, {'status': 'starting'}],
+}
+
+
+def _fetch_bodies(url, method, headers, timeout, validate_certs):
+    return 200, json.dumps(BODIES[url]).encode('utf-8')
+
+
+def _check_body(url, json_query, equals=None):
+    endpoint = {'url': url, 'json_query': json_query}
+    if equals is not None:
+        endpoint['equals'] = equals
+    result = HealthChecker([endpoint], fetch=_fetch_bodies, retries=1).run()
+    return result.passed, result.endpoints[0]['reason']
+
+
+@pytest.fixture
+def no_jmespath(monkeypatch):
+    """Make ``import jmespath`` fail, as on a managed host without it."""
+    monkeypatch.setitem(sys.modules, 'jmespath', None)
+    with pytest.raises(ImportError):
+        import jmespath  # noqa: F401  pylint: disable=unused-import
+
+
+@pytest.mark.parametrize('url, json_query, equals, reason', [
+    pytest.param('http://app/health', 'status', 'ok', None, id='key'),
+    pytest.param('http://app/health', 'data.version', '2.4.1', None, id='dotted'),
+    pytest.param('http://app/health', 'data.version', '2.4.0', "json_query 'data.version' gave '2.4.1', expected "
+                 "'2.4.0'", id='dotted-wrong-value'),
+    pytest.param('http://app/health', 'data.build.number', 17, None, id='three-deep'),
+    pytest.param('http://app/health', 'checks[0].ok', None, None, id='index-then-key-truthy'),
+    pytest.param('http://app/health', 'checks[1].ok', None, "json_query 'checks[1].ok' gave false, expected a "
+                 'non-empty value', id='index-then-key-false'),
+    pytest.param('http://app/health', 'checks[-1].name', 'cache', None, id='negative-index'),
+    pytest.param('http://app/health', 'items[-1]', 'last', None, id='last-item'),
+    pytest.param('http://app/health', 'items[-3]', 'first', None, id='negative-index-at-start'),
+    pytest.param('http://app/health', 'matrix.rows[1][1].ok', 'yes', None, id='chained-indexes'),
+    pytest.param('http://app/health', '"my-key".up', True, None, id='quoted-key'),
+    pytest.param('http://app/health', 'true', 'a key named true', None, id='true-is-a-key'),
+    pytest.param('http://app/health', ' data . version ', '2.4.1', None, id='whitespace-between-tokens'),
+    pytest.param('http://app/list', '[0].status', 'ok', None, id='root-list'),
+    pytest.param('http://app/list', '[1].status', 'ok', "json_query '[1].status' gave 'starting', expected 'ok'",
+                 id='root-list-wrong-value'),
+    # JMESPath semantics: missing, out of range or the wrong type gives null, never an error or a Python answer.
+    pytest.param('http://app/health', 'data.missing', None, "json_query 'data.missing' gave null", id='missing-key'),
+    pytest.param('http://app/health', 'items[3]', None, "json_query 'items[3]' gave null", id='index-past-end'),
+    pytest.param('http://app/health', 'items[-4]', None, "json_query 'items[-4]' gave null", id='index-before-start'),
+    pytest.param('http://app/health', 'data.version[0]', '2', "json_query 'data.version[0]' gave null, expected '2'",
+                 id='index-into-string-is-null'),
+    pytest.param('http://app/health', 'data[0]', None, "json_query 'data[0]' gave null", id='index-into-mapping'),
+    pytest.param('http://app/health', 'checks.ok', None, "json_query 'checks.ok' gave null", id='key-on-list'),
+    pytest.param('http://app/health', 'status.code', None, "json_query 'status.code' gave null", id='key-on-string'),
+    pytest.param('http://app/list', 'status', None, "json_query 'status' gave null", id='key-on-root-list'),
+])
+def test_simple_paths_need_no_jmespath(no_jmespath, url, json_query, equals, reason):
+    passed, got = _check_body(url, json_query, equals)
+    assert passed is (reason is None)
+    if reason is None:
+        assert got is None
+    else:
+        assert got.startswith(reason)
+
+
+def test_simple_path_against_real_server_without_jmespath(no_jmespath, server):
+    result = make_checker([{'url': server + '/health', 'json_query': 'checks.db', 'equals': 'up'},
+                           {'url': server + '/failing-json', 'json_query': 'status', 'equals': 'ok'}], retries=1).run()
+    assert [ep['reason'] for ep in result.endpoints] == [None, "json_query 'status' gave 'failing', expected 'ok'"]
+
+
+@pytest.mark.parametrize('json_query, equals, reason', [
+    pytest.param('checks[?ok].name | [0]', 'db', None, id='filter-pipe'),
+    pytest.param('length(checks[?ok == `false`])', 0, "json_query 'length(checks[?ok == `false`])' gave 1, "
+                 'expected 0', id='function-on-filter'),
+    pytest.param('checks[*].name', ['db', 'cache'], None, id='projection'),
+    pytest.param('a[]', None, "json_query 'a[]' gave null", id='flatten'),
+    pytest.param('data.[version, build.number]', ['2.4.1', 17], None, id='multi-select-list'),
+    pytest.param('length(status)', 2, None, id='function'),
+    pytest.param('length(data.build.number)', 2,
+                 "json_query 'length(data.build.number)' could not be evaluated on the body: In function length(), "
+                 'invalid type for value: 17', id='runtime-type-error-is-a-reason'),
+])
+def test_other_expressions_use_jmespath_when_installed(json_query, equals, reason):
+    pytest.importorskip('jmespath')
+    passed, got = _check_body('http://app/health', json_query, equals)
+    assert passed is (reason is None)
+    if reason is None:
+        assert got is None
+    else:
+        assert got.startswith(reason)
+
+
+def test_other_expressions_without_jmespath_say_what_works(no_jmespath):
+    with pytest.raises(MissingLibraryError) as caught:
+        HealthChecker([{'url': 'http://ok/'}, {'url': 'http://ok/', 'json_query': 'checks[?ok].name', 'equals': 'db'}],
+                      fetch=_refusing_fetch)
+    msg = caught.value.msg
+    assert msg.startswith("endpoints[1].json_query 'checks[?ok].name' needs the Python library jmespath on the "
+                          'host that runs the check (the managed host), and it is not installed there: ')
+    assert ('Without jmespath, json_query takes a key (status), a dotted path (data.version), list indexes '
+            '(checks[0].ok, items[-1]) and quoted keys ("my-key".up).') in msg
+    assert 'or check the body with body_regex instead' in msg
+    assert caught.value.details == {'library': 'jmespath', 'option': 'endpoints[1].json_query'}
+
+
+MALFORMED = [
+    pytest.param('status[', "expected a list index such as 0 or -1 after '[' at the end (position 7)",
+                 id='open-bracket'),
+    pytest.param('checks[0', "expected ']' after the list index 0 at the end (position 8)", id='unclosed-index'),
+    pytest.param('checks[0.ok', "expected ']' after the list index 0 at position 8", id='dot-inside-index'),
+    pytest.param('data..version', "expected a name after '.' at position 5", id='double-dot'),
+    pytest.param('data.', "expected a name after '.' at the end (position 5)", id='trailing-dot'),
+    pytest.param('.status', "unexpected '.' at position 0", id='leading-dot'),
+    pytest.param('my-key', "'-' at position 2 is not followed by a digit; a name with '-' in it must be quoted, "
+                 'for example "my-key"', id='unquoted-hyphen'),
+    pytest.param('"my-key', 'the quoted name at position 0 has no closing "', id='unclosed-quote'),
+    pytest.param('0', "unexpected '0' at position 0 (a list index goes in brackets, as in items[0])", id='bare-number'),
+    pytest.param('data version', "unexpected 'version' at position 5", id='space-instead-of-dot'),
+    pytest.param('items[0]]', "unexpected ']' at position 8", id='extra-bracket'),
+]
+
+
+@pytest.mark.parametrize('with_jmespath', [True, False], ids=['jmespath', 'no-jmespath'])
+@pytest.mark.parametrize('json_query, problem', MALFORMED)
+def test_malformed_path_is_refused_the_same_with_or_without_jmespath(monkeypatch, with_jmespath, json_query, problem):
+    if with_jmespath:
+        pytest.importorskip('jmespath')
+    else:
+        monkeypatch.setitem(sys.modules, 'jmespath', None)
+    with pytest.raises(InvalidInputError) as caught:
+        HealthChecker([{'url': 'http://ok/', 'json_query': json_query}], fetch=_refusing_fetch)
+    assert caught.value.msg == (
+        'endpoints[0].json_query {0!r} is not a valid JMESPath expression: {1}. Fix the expression, for example '
+        'status, data.version or checks[0].ok (see https://jmespath.org/tutorial.html).'.format(json_query, problem))
+    assert caught.value.details == {'option': 'endpoints[0].json_query'}
+
+
+def test_invalid_jmespath_beyond_simple_paths_is_refused_by_jmespath():
+    pytest.importorskip('jmespath')
+    with pytest.raises(InvalidInputError) as caught:
+        HealthChecker([{'url': 'http://ok/', 'json_query': 'checks[?ok =='}], fetch=_refusing_fetch)
+    assert caught.value.msg.startswith("endpoints[0].json_query 'checks[?ok ==' is not a valid JMESPath expression: ")
+
+
+# The built-in evaluator must agree with jmespath: every expression it accepts
+# gives jmespath's result on every document, and every expression it calls
+# malformed is refused by jmespath too. Exhaustive over short strings of the
+# characters that matter, then random strings of tokens.
+_DOCUMENTS = [
+    {'a': {'a': [1, {'a': 2}, [3]], '': 'e', 'b': None}, '': [4, {'a': 5}], '-1': 6},
+    [{'a': 1}, [2, {'': 3}], 'x'],
+    'text', 7, None, True, {'a': 'abc'},
+]
+_TOKENS = ['a', 'b', '_x', '"a"', '""', '"-1"', '"\\u0061"', '"\\q"', '.', '[', ']', '0', '1', '-1', '-', ' ',
+           '*', '|', '"', '[0]', '[-1]', '[5]', '[]', '?', '`1`', '.[a]', '[a]', '[a, b]']
+
+
+def _expressions():
+    for length in range(1, 5):
+        for chars in itertools.product('a1-.[]" ', repeat=length):
+            yield ''.join(chars)
+    rng = random.Random(6)
+    for dummy in range(5000):
+        yield ''.join(rng.choices(_TOKENS, k=rng.randint(1, 8)))
+
+
+def test_simple_paths_agree_with_jmespath():
+    jmespath = pytest.importorskip('jmespath')
+    simple = malformed = 0
+    for expression in _expressions():
+        try:
+            steps = parse_simple_path(expression)
+        except checker_mod._Unsupported:
+            continue
+        except checker_mod._Malformed:
+            malformed += 1
+            with pytest.raises(jmespath.exceptions.JMESPathError):
+                jmespath.compile(expression)
+            continue
+        simple += 1
+        compiled = jmespath.compile(expression)
+        for document in _DOCUMENTS:
+            assert SimplePath(steps).search(document) == compiled.search(document), (expression, document)
+    # The comparison covered both kinds in earnest.
+    assert simple > 400 and malformed > 5000

@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side planning of a run: which services it covers and in which
+batches their hosts are rolled back. Plain Python, driven by filters."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError
+
+DEFAULT_SERIAL = [1, '25%']
+
+
+def services(hosts, hostvars, service=None):
+    """The services a run covers: ``{name: {'platform', 'hosts'}}``.
+
+    ``hosts``: the hosts ``service`` names (an inventory host or group), or,
+    without ``service``, every host of the inventory. A host belongs to the
+    service its ``rollback_service`` names (default: ``service``, else the
+    host itself). Without ``service``, hosts that set no ``rollback_platform``
+    are not services; with several services, the run is refused, listing them.
+    """
+    found = {}
+    unset = []
+    for host in hosts:
+        host_vars = hostvars[host]
+        platform = host_vars.get('rollback_platform')
+        if not platform:
+            unset.append(host)
+            continue
+        name = host_vars.get('rollback_service') or service or host
+        entry = found.setdefault(name, {'platform': platform, 'hosts': []})
+        if entry['platform'] != platform:
+            raise InvalidInputError(
+                'Service {0} mixes platforms ({1} on {2}, {3} on {4}): give each platform its own rollback_service. '
+                'Nothing was changed.'.format(name, entry['platform'], entry['hosts'][0], platform, host))
+        entry['hosts'].append(host)
+    if service and unset:
+        raise InvalidInputError(
+            '{0}: rollback_platform is not set. Set it in the inventory for every host of {1} (see the README, '
+            '"Inventory model"). Nothing was changed.'.format(', '.join(sorted(unset)), service))
+    if not found:
+        raise InvalidInputError(
+            'No host of the inventory sets rollback_platform, so there is no service to roll back. Describe the '
+            'service in the inventory (see the README, "Inventory model"). Nothing was changed.')
+    if not service and len(found) > 1:
+        raise InvalidInputError(
+            'The inventory holds {0} services ({1}): say which one to roll back with -e service=NAME (a service, '
+            'or a group of services). Nothing was changed.'.format(len(found), ', '.join(sorted(found))))
+    for entry in found.values():
+        entry['hosts'].sort()
+    return found
+
+
+def _batch_size(step, total):
+    text = str(step).strip()
+    match = re.match(r'^(\d+(?:\.\d+)?)%$', text)
+    if match and 0 < float(match.group(1)) <= 100:
+        return max(1, int(total * float(match.group(1)) / 100))
+    if re.match(r'^\d+$', text) and int(text) > 0:
+        return int(text)
+    raise InvalidInputError(
+        'rollback_serial {0!r} is not a batch size: give a whole number of hosts (at least 1), a percentage '
+        'of the fleet (1% to 100%), or a list of them, e.g. [1, "25%"]. Nothing was changed.'.format(step))
+
+
+def batches(hosts, serial=None):
+    """Split ``hosts`` as Ansible's ``serial`` would: each size in turn, the last one repeated."""
+    steps = serial if isinstance(serial, (list, tuple)) else [serial]
+    if serial in (None, '', []):
+        steps = DEFAULT_SERIAL
+    sizes = [_batch_size(step, len(hosts)) for step in steps]
+    result, start, index = [], 0, 0
+    while start < len(hosts):
+        size = sizes[min(index, len(sizes) - 1)]
+        result.append(list(hosts[start:start + size]))
+        start += size
+        index += 1
+    return result
+
+
+def check_percentage(value, option='rollback_max_fail_percentage'):
+    """A failure tolerance in percent, 0 to 100."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1
+    if isinstance(value, bool) or not 0 <= number <= 100:
+        raise InvalidInputError(
+            '{0} {1!r} must be a percentage from 0 (stop at the first failure) to 100. Nothing was changed.'.format(
+                option, value))
+    return number
