@@ -31,11 +31,11 @@ ansible-playbook lab/deploy.yml -e version=v1.2.9 >/dev/null
 ansible-playbook lab/deploy.yml -e version=v1.3.0 -e broken=true >/dev/null
 served
 
-step "Roll back: ansible-playbook ops.rollback.rollback -e service=demo -e version=v1.2.9"
-ansible-playbook ops.rollback.rollback -e service=demo -e version=v1.2.9 \
+step "Roll back: ansible-playbook ops.rollback.rollback -e version=v1.2.9 (the lab holds one service, demo)"
+ansible-playbook ops.rollback.rollback -e version=v1.2.9 \
   -e 'reason="drill: v1.3.0 fails its health check"'
 served
 
 step "The same command again: nothing left to change"
-ansible-playbook ops.rollback.rollback -e service=demo -e version=v1.2.9 | sed -n '/PLAY RECAP/,/^$/p'
+ansible-playbook ops.rollback.rollback -e version=v1.2.9 | sed -n '/PLAY RECAP/,/^$/p'
 echo "The lab is still up: scripts/lab.sh down removes it."

@@ -46,12 +46,12 @@ def rollback_verdicts(hosts_vars, targets, check_mode=False):
     for host_vars in hosts_vars:
         outcome = host_vars.get('roll_back_outcome') or {}
         checked = host_vars.get('verify_outcome') or {}
-        state = host_vars.get('rollback_state') or {}
+        state = host_vars.get('{0}_state'.format(host_vars.get('rollback_platform'))) or {}
         name = host_vars.get('rollback_service') or host_vars['inventory_hostname']
         entry = services.setdefault(name, {'hosts': {}, 'verified': True, 'stopped': None})
         entry['hosts'][host_vars['inventory_hostname']] = {
             'from_version': state.get('current'),
-            'to_version': outcome.get('to_version', state.get('current')),
+            'to_version': outcome.get('to_version') or state.get('current'),
             'reached': bool(outcome),
             'failure': outcome.get('failure') or checked.get('failure'),
         }

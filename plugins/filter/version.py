@@ -15,6 +15,7 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.target import
     previous_in_history,
 )
 from ansible_collections.ops.rollback.plugins.module_utils._common.version import sort_versions
+from ansible_collections.ops.rollback.plugins.plugin_utils.plan import platform_state
 
 
 def version_sort(versions, reverse=False):
@@ -32,12 +33,12 @@ def previous_version(versions, current, good=None, bad=None, explain=False):
 
 
 def fleet_targets(hosts_vars, version=None):
-    """``hosts_vars``: each host's variables; the platform's ``state`` entry point left ``rollback_state``."""
+    """``hosts_vars``: each host's variables; the platform's ``state`` entry point left ``<platform>_state``."""
     try:
-        states = [host_vars['rollback_state'] for host_vars in hosts_vars]
-    except KeyError:
-        raise AnsibleFilterError('fleet_targets: a host has no rollback_state; run the platform role\'s state '
-                                 'entry point first.')
+        states = [platform_state(host_vars) for host_vars in hosts_vars]
+    except KeyError as exc:
+        raise AnsibleFilterError('fleet_targets: a host has no {0}; run the platform role\'s state entry point '
+                                 'first.'.format(exc))
     try:
         return _fleet_targets(states, version=version or None)
     except RollbackError as err:

@@ -276,27 +276,15 @@ endpoints:
       sample: status 500, expected 200
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils._common.module import run_module
 from ansible_collections.ops.rollback.plugins.module_utils.health.checker import (
-    checker_from_params,
+    check_health,
     health_check_argument_spec,
 )
 
 
 def main():
-    module = AnsibleModule(argument_spec=health_check_argument_spec(), supports_check_mode=True)
-    try:
-        result = checker_from_params(module.params).run()
-    except RollbackError as err:
-        module.fail_json(msg=err.msg, changed=False, exception=traceback.format_exc(), **err.details)
-
-    if result.passed:
-        module.exit_json(changed=False, **result.as_dict())
-    module.fail_json(msg=result.failure_message(), changed=False, **result.as_dict())
+    run_module(health_check_argument_spec(), lambda module: check_health(module.params))
 
 
 if __name__ == '__main__':

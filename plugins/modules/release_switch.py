@@ -20,8 +20,10 @@ description:
   - Without O(version), switches to the previous good version of this host. That is the newest version older than the
     one rolled back from that the release ledger (M(ops.rollback.release_ledger)) records as verified good. While the
     ledger is empty, it is the complete release just before the current one in version order. RV(rule) says which rule
-    was used. For a fleet, choose the target once on the controller (the P(ops.rollback.previous_version#filter) filter,
-    as the C(ops.rollback.symlink) role does) and pass O(version) to every host.
+    was used. For a fleet, choose the target once on the controller (the P(ops.rollback.fleet_targets#filter) filter
+    over every host's O(state=listed) RV(history), as the rollback playbook does) and pass O(version) to every host.
+  - The switch runs through the collection's rollback core, as every platform's rollback does; options that do not
+    apply to the chosen O(state) are refused.
   - The current version is read from where C(current) points, never from modification times.
 author: ops.rollback maintainers (!UNKNOWN)
 options:
@@ -234,6 +236,22 @@ health:
   type: dict
   sample: {passed: true, rounds: 2, p95_latency_ms: 3, endpoints: [{url: http://127.0.0.1:8000/health, ok: true,
            status: 200, latency_ms: 2, p95_latency_ms: 3, attempts: 2, failures: 0, reason: null}]}
+plan:
+  description: What the switch did (in check mode, would do), in words; empty when nothing needed changing.
+  returned: when O(state=switched)
+  type: list
+  elements: str
+  sample: [point /srv/demo/current at /srv/demo/releases/v1.2.9, "restart: /usr/bin/systemctl restart demo"]
+history:
+  description:
+    - Every version the release tree or the ledger knows, oldest first in version order, as the rollback core reads
+      it. Each has C(version), C(revision) (always null, releases have none), C(deployable), and C(why) when it is
+      not deployable (no release directory, or no O(complete_marker)).
+  returned: when O(state=listed)
+  type: list
+  elements: dict
+  sample: [{version: v1.2.8, revision: null, deployable: true}, {version: v1.2.7, revision: null, deployable: false,
+           why: "there is no release directory /srv/demo/releases/v1.2.7 (pruned, or never deployed here)"}]
 rule:
   description: How the target was chosen, V(explicit), V(ledger) or V(release-before-current).
   returned: when O(state=switched)

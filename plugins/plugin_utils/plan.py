@@ -56,6 +56,11 @@ def services(hosts, hostvars, service=None):
     return found
 
 
+def platform_state(host_vars):
+    """What the platform role's ``state`` entry point reported for a host: its ``<platform>_state`` fact."""
+    return host_vars['{0}_state'.format(host_vars['rollback_platform'])]
+
+
 def _batch_size(step, total):
     text = str(step).strip()
     match = re.match(r'^(\d+(?:\.\d+)?)%$', text)

@@ -40,17 +40,17 @@ def run_rollback(driver, version=None, revision=None, check_mode=False, wait=Tru
         'rule': target['rule'],
         'from_version': current.get('version'),
         'to_version': target['version'],
-        'from_revision': current.get('revision'),
-        'to_revision': target['revision'],
         'plan': plan.steps,
         'diff': plan.diff(),
     }
+    if target['revision'] is not None or current.get('revision') is not None:
+        result.update(from_revision=current.get('revision'), to_revision=target['revision'])
     if plan.changes and not check_mode:
         started = clock()
         driver.apply(target, plan)
-        if wait:
-            result['waited'] = driver.wait(target, wait_timeout)
-            result['wait_seconds'] = round(clock() - started, 1)
+        waited = driver.wait(target, wait_timeout) if wait else None
+        if waited:
+            result.update(waited=waited, wait_seconds=round(clock() - started, 1))
     if health is not None and not check_mode:
         _gate_on_health(health, result, driver.describe())
     return result

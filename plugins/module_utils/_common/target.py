@@ -132,12 +132,17 @@ def merge_histories(histories):
                 after += 1
                 merged.insert(after, {'version': entry['version'], 'revision': entry.get('revision')})
     for entry in merged:
-        missing = sorted(host for host, history in histories.items()
-                         if not any(e['version'] == entry['version'] and _deployable(e) for e in history))
+        missing, whys = [], []
+        for host, history in sorted(histories.items()):
+            found = [e for e in history if e['version'] == entry['version']]
+            if not (found and _deployable(found[-1])):
+                missing.append(host)
+                whys.append(found[-1].get('why') if found else None)
         entry['deployable'] = not missing
         if missing:
-            entry['why'] = 'it is not deployable on {0} of {1} hosts ({2})'.format(
-                len(missing), len(histories), ', '.join(missing))
+            why = next((w for w in whys if w), 'it does not exist there')
+            entry['why'] = 'it is not deployable on {0} of {1} hosts ({2}): on {3}, {4}'.format(
+                len(missing), len(histories), ', '.join(missing), missing[0], why)
     return merged
 
 

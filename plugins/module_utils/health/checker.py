@@ -94,6 +94,14 @@ def checker_from_params(params):
     )
 
 
+def check_health(params):
+    """What health_check does: the result when healthy; a ``RollbackError`` carrying it when not."""
+    outcome = checker_from_params(params).run()
+    if not outcome.passed:
+        raise RollbackError(outcome.failure_message(), **outcome.as_dict())
+    return dict(outcome.as_dict(), changed=False)
+
+
 class MissingLibraryError(RollbackError):
     """An optional Python library that a requested feature needs is not installed."""
 

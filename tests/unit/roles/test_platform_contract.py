@@ -45,6 +45,9 @@ def test_platform_role_offers_every_entry_point(platform, entry_point):
     assert spec, 'roles/{0}: meta/argument_specs.yml has no entry point {1}'.format(platform, entry_point)
     missing = CONTRACT[entry_point] - set(spec.get('options') or {})
     assert not missing, 'roles/{0} entry point {1} does not take {2}'.format(platform, entry_point, sorted(missing))
+    if entry_point == 'state':
+        with open(os.path.join(ROLES, platform, 'tasks', 'state.yml')) as handle:
+            assert '{0}_state:'.format(platform) in handle.read(), 'roles/{0}: state sets no {0}_state'.format(platform)
 
 
 def test_phase_roles_pass_only_neutral_variables_to_platform_roles():

@@ -16,7 +16,8 @@ TARGETS = {'demo': {'version': 'v1.2.9', 'rule': 'ledger'}}
 
 def host(name, rolled_back=None, failure=None, verified=False, stopped=None, current='v1.3.0'):
     """A host's facts at the end of a run, as the phase roles leave them."""
-    facts = {'inventory_hostname': name, 'rollback_service': 'demo', 'rollback_state': {'current': current}}
+    facts = {'inventory_hostname': name, 'rollback_service': 'demo', 'rollback_platform': 'symlink',
+             'symlink_state': {'current': current}}
     if rolled_back or failure:
         facts['roll_back_outcome'] = {'to_version': rolled_back or current}
         if failure:
