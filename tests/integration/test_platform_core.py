@@ -102,7 +102,7 @@ def test_two_services_in_one_run_get_their_own_target_lock_and_verdict(broken_fl
 # host switched, during verification, while recording the verdicts.
 KILL_POINTS = [
     'TASK [ops.rollback.roll_back : Split the hosts into batches]',
-    'TASK [ops.rollback.roll_back : Stop every host if this batch failed',
+    'TASK [ops.rollback.roll_back : Halt the next batches if this batch failed',
     'TASK [ops.rollback.verify : Check every host',
     'TASK [ops.rollback.symlink : Record the rollback in the release ledger',
 ]

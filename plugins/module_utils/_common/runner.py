@@ -41,14 +41,22 @@ def run_rollback(driver, version=None, revision=None, check_mode=False, wait=Tru
         'from_version': current.get('version'),
         'to_version': target['version'],
         'plan': plan.steps,
-        'diff': plan.diff(),
     }
+    if plan.changes:
+        result['diff'] = plan.diff()
     if target['revision'] is not None or current.get('revision') is not None:
         result.update(from_revision=current.get('revision'), to_revision=target['revision'])
     if plan.changes and not check_mode:
         started = clock()
-        driver.apply(target, plan)
-        waited = driver.wait(target, wait_timeout) if wait else None
+        try:
+            driver.apply(target, plan)
+            waited = driver.wait(target, wait_timeout) if wait else None
+        except RollbackError as err:
+            # Where the service was left is the driver's to say; the rest is the run's.
+            for key, value in result.items():
+                if key != 'diff':
+                    err.details.setdefault(key, value)
+            raise
         if waited:
             result.update(waited=waited, wait_seconds=round(clock() - started, 1))
     if health is not None and not check_mode:

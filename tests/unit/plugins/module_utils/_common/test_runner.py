@@ -128,6 +128,7 @@ def test_a_rollout_that_never_converges_reports_the_partial_state():
     with pytest.raises(RollbackTimeoutError) as caught:
         run_rollback(platform, revision=3, wait_timeout=5)
     assert caught.value.details['partial'] == {'ready': 1, 'desired': 3}
+    assert (caught.value.details['from_revision'], caught.value.details['to_revision']) == (4, 3)
     assert 'within 5 s' in caught.value.msg
 
 
