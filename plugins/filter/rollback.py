@@ -45,7 +45,7 @@ def rollback_verdicts(hosts_vars, targets, check_mode=False):
     stopped = None
     for host_vars in hosts_vars:
         outcome = host_vars.get('roll_back_outcome') or {}
-        checked = host_vars.get('verify_outcome') or {}
+        checked = host_vars.get('verify_health') or {}
         state = host_vars.get('{0}_state'.format(host_vars.get('rollback_platform'))) or {}
         name = host_vars.get('rollback_service') or host_vars['inventory_hostname']
         entry = services.setdefault(name, {'hosts': {}, 'verified': True, 'stopped': None})
@@ -53,7 +53,9 @@ def rollback_verdicts(hosts_vars, targets, check_mode=False):
             'from_version': state.get('current'),
             'to_version': outcome.get('to_version') or state.get('current'),
             'reached': bool(outcome),
-            'failure': outcome.get('failure') or checked.get('failure'),
+            'failure': outcome.get('failure') or (
+                'not healthy on the target version: {0}'.format(checked.get('msg')) if checked.get('passed') is False
+                else None),
         }
         entry['verified'] = entry['verified'] and bool(checked.get('passed'))
         if host_vars.get('rollback_stopped'):

@@ -242,6 +242,29 @@ plan:
   type: list
   elements: str
   sample: [point /srv/demo/current at /srv/demo/releases/v1.2.9, "restart: /usr/bin/systemctl restart demo"]
+current:
+  description: The version C(current) points to (as RV(from_version)); with RV(history), RV(good), RV(bad) and RV(syntax)
+    the state the rollback playbook reads from each host.
+  returned: when O(state=listed)
+  type: str
+  sample: v1.3.0
+good:
+  description: Versions whose newest ledger verdict is V(good).
+  returned: when O(state=listed)
+  type: list
+  elements: str
+  sample: [v1.2.8, v1.2.9]
+bad:
+  description: Versions whose newest ledger verdict is V(bad) (rolled back from).
+  returned: when O(state=listed)
+  type: list
+  elements: str
+  sample: [v1.3.0]
+syntax:
+  description: The version syntax of symlinked releases, V(release) (path-safe release names).
+  returned: when O(state=listed)
+  type: str
+  sample: release
 history:
   description:
     - Every version the release tree or the ledger knows, oldest first in version order, as the rollback core reads
@@ -330,7 +353,7 @@ STATE_OPTIONS = {
 def switch(module):
     params = module.params
     # Built first: a bad endpoint is refused before anything is switched.
-    health = checker_from_params(params['health_check']) if params['health_check'] else None
+    health = checker_from_params(params['health_check'], 'health_check.endpoints') if params['health_check'] else None
     tree = ReleaseTree(params['path'], params['releases_dir'], params['current_link'], params['complete_marker'])
     driver = SymlinkDriver(tree, FileLedger.beside(tree.path, params['ledger_file']),
                            restart_command=params['restart_command'], run_command=module.run_command)

@@ -13,6 +13,10 @@ import re
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError
 
 DEFAULT_SERIAL = [1, '25%']
+# The platforms this release rolls back: each is a role that follows the
+# platform role contract (README, "Platform roles"). Not a variable: a
+# platform is supported when its role and driver exist, not when a setting says so.
+PLATFORMS = ('symlink',)
 
 
 def services(hosts, hostvars, service=None):
@@ -32,6 +36,11 @@ def services(hosts, hostvars, service=None):
         if not platform:
             unset.append(host)
             continue
+        if platform not in PLATFORMS:
+            raise InvalidInputError(
+                '{0}: rollback_platform {1} is not one this release of ops.rollback rolls back ({2}). Fix '
+                'rollback_platform in the inventory (see the README, "Inventory model"). Nothing was changed.'.format(
+                    host, platform, ', '.join(PLATFORMS)))
         name = host_vars.get('rollback_service') or service or host
         entry = found.setdefault(name, {'platform': platform, 'hosts': []})
         if entry['platform'] != platform:
@@ -57,8 +66,11 @@ def services(hosts, hostvars, service=None):
 
 
 def platform_state(host_vars):
-    """What the platform role's ``state`` entry point reported for a host: its ``<platform>_state`` fact."""
-    return host_vars['{0}_state'.format(host_vars['rollback_platform'])]
+    """What the platform role's ``state`` entry point reported for a host (its ``<platform>_state``),
+    with the host and its service."""
+    state = dict(host_vars['{0}_state'.format(host_vars['rollback_platform'])])
+    state.update(host=host_vars['inventory_hostname'], service=host_vars['rollback_service'])
+    return state
 
 
 def _batch_size(step, total):

@@ -36,11 +36,12 @@ class Ledger:
     def _append(self, entries):
         raise NotImplementedError
 
-    def verdicts(self):
-        return dict((entry['version'], entry['state']) for entry in self.entries())
+    def verdicts(self, entries=None):
+        """``{version: newest verdict}`` of ``entries`` (default: the ledger's)."""
+        return dict((entry['version'], entry['state']) for entry in (self.entries() if entries is None else entries))
 
-    def versions(self, state):
-        return sorted(version for version, verdict in self.verdicts().items() if verdict == state)
+    def versions(self, state, entries=None):
+        return sorted(version for version, verdict in self.verdicts(entries).items() if verdict == state)
 
     def needs(self, version, state):
         """True when recording ``state`` for ``version`` would change the ledger."""
@@ -62,19 +63,22 @@ class Ledger:
         version left bad" is never half recorded.
 
         Returns the result release_ledger reports: ``changed``, the ``diff`` of the
-        verdicts that change, and the ledger after the write (``entries``, ``good``, ``bad``).
+        verdicts that change, and the ledger after the write (in check mode, as it
+        would be): ``entries``, ``good``, ``bad``.
         """
         changes = self.changes(verdicts)
+        entries = self.entries()
         result = {'changed': bool(changes)}
         if changes:
-            before = self.verdicts()
+            before = self.verdicts(entries)
             result['diff'] = {
                 'before': ''.join('{0}: {1}\n'.format(v, before.get(v, 'none')) for v, _state in changes),
                 'after': ''.join('{0}: {1}\n'.format(v, s) for v, s in changes),
             }
+            at = (now or datetime.datetime.now(datetime.timezone.utc)).strftime('%Y-%m-%dT%H:%M:%SZ')
+            new = [{'version': version, 'state': state, 'at': at, 'note': note or ''} for version, state in changes]
             if not check_mode:
-                at = (now or datetime.datetime.now(datetime.timezone.utc)).strftime('%Y-%m-%dT%H:%M:%SZ')
-                self._append([{'version': version, 'state': state, 'at': at, 'note': note or ''}
-                              for version, state in changes])
-        result.update(entries=self.entries(), good=self.versions(GOOD), bad=self.versions(BAD))
+                self._append(new)
+            entries = entries + new
+        result.update(entries=entries, good=self.versions(GOOD, entries), bad=self.versions(BAD, entries))
         return result

@@ -130,20 +130,24 @@ class RollbackLock:
             'take the lock over.'.format(describe(held), self.store),
             held_by=held)
 
-    def acquire(self, owner, holder, ttl, force=False):
-        """Take the lock for ``owner``; returns ``(changed, lock, taken_over)``."""
+    def new_lock(self, owner, holder, ttl):
+        """The lock ``owner`` would write now."""
         if ttl < 1:
             raise InvalidInputError('ttl must be at least 1 second (got {0}).'.format(ttl), option='ttl')
-        changed, held, taken_over = self.plan_acquire(owner, force)
-        if not changed:
-            return False, held, None
         now = self.clock()
-        lock = {
+        return {
             'owner': owner,
             'holder': holder or {},
             'acquired_at': _stamp(now),
             'expires_at': _stamp(now + datetime.timedelta(seconds=ttl)),
         }
+
+    def acquire(self, owner, holder, ttl, force=False):
+        """Take the lock for ``owner``; returns ``(changed, lock, taken_over)``."""
+        lock = self.new_lock(owner, holder, ttl)
+        changed, held, taken_over = self.plan_acquire(owner, force)
+        if not changed:
+            return False, held, None
         try:
             self.store.write(lock, replace=taken_over is not None)
         except FileExistsError:
@@ -192,13 +196,14 @@ def run_lock(store, state, owner, holder=None, ttl=3600, force=False, check_mode
                 result['held_by'] = before
                 warn('The lock {0} is held by another {1}; left alone.'.format(store, describe(before)))
         elif check_mode:
+            would_write = lock.new_lock(owner, holder, ttl)
             try:
                 changed, held, taken_over = lock.plan_acquire(owner, force)
             except LockHeldError as err:
                 warn(err.msg)
                 result['held_by'] = err.details.get('held_by')
             else:
-                result.update(changed=changed, lock=held)
+                result.update(changed=changed, lock=would_write if changed else held)
                 if taken_over:
                     result['taken_over'] = taken_over
         else:

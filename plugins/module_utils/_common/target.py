@@ -41,6 +41,11 @@ def _listing(history):
     return ', '.join(shown) or 'none'
 
 
+def _currents(current):
+    """What runs now, as a list: one version, or a fleet's versions."""
+    return [current] if isinstance(current, str) else [c for c in (current or []) if c]
+
+
 def previous_in_history(history, current, good=(), bad=()):
     """``previous``: the newest deployable entry earlier than the reference point.
 
@@ -52,7 +57,7 @@ def previous_in_history(history, current, good=(), bad=()):
     ``ledger``); otherwise any entry not rolled back from (rule
     ``release-before-current``). Returns ``(entry or None, rule)``.
     """
-    currents = [current] if isinstance(current, str) else [c for c in (current or []) if c]
+    currents = _currents(current)
     good, bad = set(good or ()), set(bad or ())
     rule = RULE_LEDGER if good else RULE_BEFORE_CURRENT
     position = {}
@@ -100,7 +105,7 @@ def choose_target(history, current, version=None, revision=None, good=(), bad=()
         if entry is None:
             raise NotFoundError(
                 'Cannot choose a previous version for {0}: nothing earlier than {1} qualifies under rule {2} '
-                '(history: {3}). Pass version= explicitly.'.format(
+                '(history: {3}). Pass version= explicitly (-e version=... with the rollback playbook).'.format(
                     subject, _newest(history, current) or 'the current version', rule, _listing(history)),
                 rule=rule)
     if not _deployable(entry):
@@ -112,7 +117,7 @@ def choose_target(history, current, version=None, revision=None, good=(), bad=()
 
 
 def _newest(history, current):
-    currents = [current] if isinstance(current, str) else [c for c in (current or []) if c]
+    currents = _currents(current)
     order = [e['version'] for e in history]
     known = [c for c in currents if c in order]
     return max(known, key=order.index) if known else (currents[-1] if currents else None)

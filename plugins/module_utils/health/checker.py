@@ -82,10 +82,13 @@ def health_check_argument_spec():
     )
 
 
-def checker_from_params(params):
-    """A ``HealthChecker`` over Ansible's HTTP client, from options validated by ``health_check_argument_spec``."""
+def checker_from_params(params, option='endpoints'):
+    """A ``HealthChecker`` over Ansible's HTTP client, from options validated by ``health_check_argument_spec``.
+
+    ``option``: the endpoints' option name in messages (``health_check.endpoints`` in release_switch)."""
     return HealthChecker(
         params['endpoints'],
+        option=option,
         fetch=open_url_fetch(use_proxy=params['use_proxy']),
         retries=params['retries'],
         delay=params['delay'],
@@ -600,12 +603,12 @@ class HealthChecker:
     """Probe endpoints in rounds until ``successes`` consecutive rounds pass, or ``retries`` rounds ran."""
 
     def __init__(self, endpoints, fetch, retries=DEFAULT_RETRIES, delay=DEFAULT_DELAY, timeout=DEFAULT_TIMEOUT,
-                 successes=DEFAULT_SUCCESSES, sleep=time.sleep, clock=time.monotonic):
+                 successes=DEFAULT_SUCCESSES, sleep=time.sleep, clock=time.monotonic, option='endpoints'):
         if not endpoints:
             raise InvalidInputError(
                 'Option endpoints is empty: give at least one endpoint to check, '
                 'for example endpoints: [{url: "http://127.0.0.1:8000/health"}].', option='endpoints')
-        self.endpoints = [Endpoint.coerce(spec).validate('endpoints[{0}]'.format(index))
+        self.endpoints = [Endpoint.coerce(spec).validate('{0}[{1}]'.format(option, index))
                           for index, spec in enumerate(endpoints)]
         _require(_is_int(retries) and retries >= 1, 'retries',
                  'retries must be a whole number of rounds, at least 1 (got {0!r}).'.format(retries))

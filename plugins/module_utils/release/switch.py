@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.ops.rollback.plugins.module_utils._common.ledger import BAD, GOOD
 from ansible_collections.ops.rollback.plugins.module_utils._common.runner import run_rollback
 
 
@@ -40,7 +41,9 @@ def run_release_switch(driver, state, version=None, keep=None, check_mode=False,
         release['verdict'] = verdicts.get(release['version'])
     result['releases'] = releases
     if state == 'listed':
-        result['history'] = driver.history()
+        # The platform role contract's state of this host, as the fleet's target choice reads it.
+        result.update(current=before, history=driver.history(), syntax=driver.version_syntax,
+                      good=driver.ledger.versions(GOOD), bad=driver.ledger.versions(BAD))
     if target:
         result['release'] = tree.release_path(target)
     return result

@@ -9,6 +9,8 @@ import re
 import pytest
 import yaml
 
+from ansible_collections.ops.rollback.plugins.plugin_utils import plan
+
 ROLES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles')
 # The entry points the phase roles call, and the neutral variables each one receives.
 CONTRACT = {
@@ -29,11 +31,7 @@ def load(*path):
         return yaml.safe_load(handle)
 
 
-PLATFORMS = load('preflight', 'vars', 'main.yml')['preflight_platforms']
-
-
-def test_the_platform_list_is_not_a_user_overridable_default():
-    assert 'preflight_platforms' not in (load('preflight', 'defaults', 'main.yml') or {})
+PLATFORMS = plan.PLATFORMS
 
 
 @pytest.mark.parametrize('platform', PLATFORMS)
@@ -47,7 +45,7 @@ def test_platform_role_offers_every_entry_point(platform, entry_point):
     assert not missing, 'roles/{0} entry point {1} does not take {2}'.format(platform, entry_point, sorted(missing))
     if entry_point == 'state':
         with open(os.path.join(ROLES, platform, 'tasks', 'state.yml')) as handle:
-            assert '{0}_state:'.format(platform) in handle.read(), 'roles/{0}: state sets no {0}_state'.format(platform)
+            assert '{0}_state'.format(platform) in handle.read(), 'roles/{0}: state sets no {0}_state'.format(platform)
 
 
 def test_phase_roles_pass_only_neutral_variables_to_platform_roles():

@@ -23,7 +23,7 @@ def host(name, rolled_back=None, failure=None, verified=False, stopped=None, cur
         if failure:
             facts['roll_back_outcome']['failure'] = failure
     if verified:
-        facts['verify_outcome'] = {'passed': True}
+        facts['verify_health'] = {'passed': True}
     if stopped:
         facts['rollback_stopped'] = stopped
     return facts

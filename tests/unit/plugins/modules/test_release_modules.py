@@ -50,6 +50,8 @@ def test_ledger_mark_good_is_idempotent_and_check_mode_writes_nothing(app, run_m
     args = {'path': str(app), 'version': 'v1.2.9', 'state': 'good'}
     _code, result = run_module(release_ledger.main, dict(args, _ansible_check_mode=True))
     assert result['changed'] is True and not (app / 'rollback-ledger.json').exists()
+    # The ledger as it would be.
+    assert result['good'] == ['v1.2.9'] and [e['version'] for e in result['entries']] == ['v1.2.9']
     _code, result = run_module(release_ledger.main, args)
     assert result['changed'] is True and result['good'] == ['v1.2.9']
     _code, result = run_module(release_ledger.main, args)

@@ -16,10 +16,18 @@ def lock_args(tmp_path, run_module):
     return path, lambda **args: run_module(rollback_lock.main, dict({'path': path}, **args))
 
 
-def test_check_mode_reports_and_writes_nothing(lock_args):
+def test_check_mode_shows_the_lock_it_would_take_and_writes_nothing(lock_args):
     path, run = lock_args
-    code, result = run(owner='run-a', _ansible_check_mode=True)
+    code, result = run(owner='run-a', holder={'user': 'alice'}, _ansible_check_mode=True, _ansible_diff=True)
     assert (code, result['changed'], os.path.exists(path)) == (0, True, False)
+    assert result['lock']['owner'] == 'run-a' and result['diff']['after'].startswith('run run-a by alice@?')
+    assert result['diff']['before'] == '(no lock)\n'
+
+
+def test_check_mode_refuses_what_the_real_run_would_refuse(lock_args):
+    path, run = lock_args
+    code, result = run(owner='run-a', ttl=0, _ansible_check_mode=True)
+    assert (code, os.path.exists(path)) == (1, False) and 'ttl must be at least 1 second' in result['msg']
 
 
 def test_held_lock_fails_the_run_but_only_warns_in_check_mode(lock_args):
