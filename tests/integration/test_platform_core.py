@@ -13,7 +13,9 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import INVENTORY, REPO
+# Not imported from conftest: with the unit tests in the same run, "conftest" may name another one.
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+INVENTORY = os.path.join(REPO, 'inventory', 'lab', 'hosts.yml')
 
 ALL_GOOD = {'lab1': 'v1.2.9', 'lab2': 'v1.2.9', 'lab3': 'v1.2.9'}
 
@@ -45,7 +47,7 @@ def test_the_readme_inventory_example_rolls_back_python3_only_hosts(broken_fleet
     """inventory/production/hosts.yml, with only its site-specific values (paths, ports) pointed at the lab."""
     lab = broken_fleet
     with open(os.path.join(REPO, 'inventory', 'production', 'hosts.yml')) as handle:
-        example = yaml.safe_load(handle)['all']['children']['order_service']['vars']
+        example = yaml.safe_load(handle)['all']['children']['checkout']['children']['order_service']['vars']
     site = json.loads(json.dumps(example).replace('8080', '8000'))
     site.update(symlink_path='/srv/demo', symlink_restart_command=['/usr/local/bin/demo-restart'])
     # The example's checks as written: a json_query key with equals, a latency bound, the version URL.

@@ -40,6 +40,10 @@ class Driver:
     version_syntax = RELEASE
     #: The release ledger (a ``ledger.Ledger``), or None when the platform keeps none.
     ledger = None
+    # The rollback lock is the platform's too: a store with read(), write(lock,
+    # replace) and delete(), under lock.RollbackLock's rules, taken through the
+    # platform role's lock entry point (symlinked releases: lock.FileLockStore
+    # via rollback_lock).
 
     def describe(self):
         """The service in words, for messages: 'deployment web in namespace prod'."""
