@@ -43,7 +43,8 @@ def run_release_switch(driver, state, version=None, keep=None, check_mode=False,
     if state == 'listed':
         # The platform role contract's state of this host, as the fleet's target choice reads it.
         result.update(current=before, history=driver.history(), syntax=driver.version_syntax,
-                      good=driver.ledger.versions(GOOD), bad=driver.ledger.versions(BAD))
+                      good=sorted(v for v, state in verdicts.items() if state == GOOD),
+                      bad=sorted(v for v, state in verdicts.items() if state == BAD))
     if target:
         result['release'] = tree.release_path(target)
     return result
