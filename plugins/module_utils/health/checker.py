@@ -603,7 +603,7 @@ class HealthChecker:
     """Probe endpoints in rounds until ``successes`` consecutive rounds pass, or ``retries`` rounds ran."""
 
     def __init__(self, endpoints, fetch, retries=DEFAULT_RETRIES, delay=DEFAULT_DELAY, timeout=DEFAULT_TIMEOUT,
-                 successes=DEFAULT_SUCCESSES, sleep=time.sleep, clock=time.monotonic, option='endpoints'):
+                 successes=DEFAULT_SUCCESSES, sleep=None, clock=time.monotonic, option='endpoints'):
         if not endpoints:
             raise InvalidInputError(
                 'Option endpoints is empty: give at least one endpoint to check, '
@@ -628,7 +628,7 @@ class HealthChecker:
         self.delay = delay
         self.timeout = timeout
         self.successes = successes
-        self.sleep = sleep
+        self.sleep = sleep or time.sleep
         self.clock = clock
 
     def run(self):
