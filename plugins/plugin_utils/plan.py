@@ -11,6 +11,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError
+from ansible_collections.ops.rollback.plugins.plugin_utils.verdict import state_fact
 
 DEFAULT_SERIAL = [1, '25%']
 # The platforms this release rolls back: each is a role that follows the
@@ -68,7 +69,7 @@ def services(hosts, hostvars, service=None):
 def platform_state(host_vars):
     """What the platform role's ``state`` entry point reported for a host (its ``<platform>_state``),
     with the host and its service."""
-    state = dict(host_vars['{0}_state'.format(host_vars['rollback_platform'])])
+    state = dict(host_vars[state_fact(host_vars)])
     state.update(host=host_vars['inventory_hostname'], service=host_vars['rollback_service'])
     return state
 

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The verdict of a rollback (DESIGN.md, Words: done), computed in one place.
 
-The report phase computes it from the run's facts (``rollback_verdicts``
-filter) so notifications and reports can read it; the timeline callback
-renders it.
+The report phase computes it from the run's facts (``run_verdicts``, through
+the ``rollback_verdicts`` filter) so notifications and reports can read it;
+the timeline callback renders it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,6 +16,12 @@ DONE = 'done'
 NOT_VERIFIED = 'not_verified'
 FAILED = 'failed'
 PLANNED = 'planned'
+
+
+def state_fact(host_vars):
+    """The fact a platform role's ``state`` entry point leaves on a host: ``<rollback_platform>_state``."""
+    return '{0}_state'.format(host_vars.get('rollback_platform'))
+
 
 _WORDS = {DONE: 'done', NOT_VERIFIED: 'rolled back but NOT verified', PLANNED: 'planned'}
 
@@ -57,3 +63,36 @@ def service_verdict(hosts, check_mode=False, verified=False, stopped=None):
         'failed_hosts': failed,
         'hosts': dict((name, dict(host, result=host_result(host, check_mode))) for name, host in hosts.items()),
     }
+
+
+def run_verdicts(hosts_vars, targets, check_mode=False):
+    """Per service, the verdict from each host's facts as the phase roles leave them
+    (``<platform>_state``, ``roll_back_outcome``, ``verify_health``, ``rollback_stopped``)."""
+    services = {}
+    stopped = None
+    for host_vars in hosts_vars:
+        outcome = host_vars.get('roll_back_outcome') or {}
+        checked = host_vars.get('verify_health') or {}
+        state = host_vars.get(state_fact(host_vars)) or {}
+        name = host_vars.get('rollback_service') or host_vars['inventory_hostname']
+        entry = services.setdefault(name, {'hosts': {}, 'verified': True, 'stopped': None})
+        entry['hosts'][host_vars['inventory_hostname']] = {
+            'from_version': state.get('current'),
+            'to_version': outcome.get('to_version') or state.get('current'),
+            'reached': bool(outcome),
+            'failure': outcome.get('failure') or (
+                'not healthy on the target version: {0}'.format(checked.get('msg')) if checked.get('passed') is False
+                else None),
+        }
+        entry['verified'] = entry['verified'] and bool(checked.get('passed'))
+        if host_vars.get('rollback_stopped'):
+            entry['stopped'] = entry['stopped'] or host_vars['rollback_stopped']
+            stopped = stopped or host_vars['rollback_stopped']
+    result = {}
+    for name, entry in sorted(services.items()):
+        target = (targets or {}).get(name) or {}
+        result[name] = service_verdict(
+            entry['hosts'], check_mode=check_mode, verified=entry['verified'],
+            stopped=entry['stopped'] or (stopped and 'stopped because the run stopped: {0}'.format(stopped)))
+        result[name].update(target=target.get('version'), rule=target.get('rule'))
+    return result

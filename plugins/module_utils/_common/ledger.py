@@ -43,16 +43,14 @@ class Ledger:
     def versions(self, state, entries=None):
         return sorted(version for version, verdict in self.verdicts(entries).items() if verdict == state)
 
-    def needs(self, version, state):
-        """True when recording ``state`` for ``version`` would change the ledger."""
-        validate_version(version, self.version_syntax)
-        if state not in VERDICTS:
-            raise InvalidInputError('state must be one of {0}, got {1!r}.'.format(', '.join(VERDICTS), state))
-        return self.verdicts().get(version) != state
-
-    def changes(self, verdicts):
-        """The ``(version, state)`` pairs of ``verdicts`` that the ledger does not say yet."""
-        return [(version, state) for version, state in verdicts if self.needs(version, state)]
+    def changes(self, verdicts, entries=None):
+        """The ``(version, state)`` pairs of ``verdicts`` that the ledger (or ``entries``) does not say yet."""
+        known = self.verdicts(entries)
+        for version, state in verdicts:
+            validate_version(version, self.version_syntax)
+            if state not in VERDICTS:
+                raise InvalidInputError('state must be one of {0}, got {1!r}.'.format(', '.join(VERDICTS), state))
+        return [(version, state) for version, state in verdicts if known.get(version) != state]
 
     def record(self, version, state, note=None, now=None):
         """Record a verdict; returns whether it changed the ledger (nothing is written when it did not)."""
@@ -66,8 +64,8 @@ class Ledger:
         verdicts that change, and the ledger after the write (in check mode, as it
         would be): ``entries``, ``good``, ``bad``.
         """
-        changes = self.changes(verdicts)
         entries = self.entries()
+        changes = self.changes(verdicts, entries)
         result = {'changed': bool(changes)}
         if changes:
             before = self.verdicts(entries)
