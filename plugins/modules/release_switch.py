@@ -133,6 +133,18 @@ options:
         description: Use the proxy from the C(http_proxy)/C(https_proxy) environment variables.
         type: bool
         default: true
+  rolled_back_from:
+    description:
+      - With O(state=switched), the version this rollback leaves. It is recorded as V(bad) in the release ledger
+        before C(current) is touched, so a run interrupted after the switch never loses that verdict, and it is
+        recorded also when the host already runs O(version) (the re-run of an interrupted rollback).
+      - Omit it for a plain switch, such as a deploy, that says nothing about the version it leaves.
+    type: str
+    version_added: "0.2.0"
+  note:
+    description: With O(rolled_back_from), the note stored with its verdict, for example why the rollback ran.
+    type: str
+    version_added: "0.2.0"
   keep:
     description: With O(state=pruned), how many of the newest releases to keep (the current one is always kept).
     type: int
@@ -193,6 +205,14 @@ EXAMPLES = r"""
       delay: 1
       successes: 2
 
+- name: Roll back from v1.3.0 to v1.2.9, recording v1.3.0 as bad before the switch
+  ops.rollback.release_switch:
+    path: /srv/demo
+    version: v1.2.9
+    rolled_back_from: v1.3.0
+    note: "error rate 8% after the v1.3.0 deploy"
+    restart_command: [/usr/bin/systemctl, restart, demo]
+
 - name: Roll back to the previous good version of this host
   ops.rollback.release_switch:
     path: /srv/demo
@@ -236,6 +256,11 @@ health:
   type: dict
   sample: {passed: true, rounds: 2, p95_latency_ms: 3, endpoints: [{url: http://127.0.0.1:8000/health, ok: true,
            status: 200, latency_ms: 2, p95_latency_ms: 3, attempts: 2, failures: 0, reason: null}]}
+recorded:
+  description: The verdict O(rolled_back_from) wrote in the release ledger (in check mode, would write).
+  returned: when O(rolled_back_from) was not yet recorded as bad
+  type: dict
+  sample: {v1.3.0: bad}
 plan:
   description: What the switch did (in check mode, would do), in words; empty when nothing needed changing.
   returned: when O(state=switched)
@@ -333,6 +358,8 @@ def argument_spec():
         state=dict(type='str', default='switched', choices=['switched', 'listed', 'pruned']),
         restart_command=dict(type='list', elements='str'),
         health_check=dict(type='dict', options=health_check_argument_spec()),
+        rolled_back_from=dict(type='str'),
+        note=dict(type='str'),
         keep=dict(type='int'),
         releases_dir=dict(type='str', default='releases'),
         current_link=dict(type='str', default='current'),
@@ -346,6 +373,8 @@ STATE_OPTIONS = {
     'version': ['switched'],
     'restart_command': ['switched'],
     'health_check': ['switched'],
+    'rolled_back_from': ['switched'],
+    'note': ['switched'],
     'keep': ['pruned'],
 }
 
@@ -358,7 +387,8 @@ def switch(module):
     driver = SymlinkDriver(tree, FileLedger.beside(tree.path, params['ledger_file']),
                            restart_command=params['restart_command'], run_command=module.run_command)
     return run_release_switch(driver, state=params['state'], version=params['version'], keep=params['keep'],
-                              check_mode=module.check_mode, health=health)
+                              check_mode=module.check_mode, health=health,
+                              rolled_back_from=params['rolled_back_from'], note=params['note'])
 
 
 def main():

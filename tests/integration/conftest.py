@@ -110,12 +110,25 @@ class Lab:
     def current(self, host):
         return os.path.basename(self.exec(host, 'readlink', '/srv/demo/current').strip())
 
-    def ledger(self, host):
+    def ledger_entries(self, host):
         try:
             text = self.exec(host, 'cat', '/srv/demo/rollback-ledger.json')
         except subprocess.CalledProcessError:
-            return {}
-        return dict((e['version'], e['state']) for e in json.loads(text)['entries'])
+            return []
+        return json.loads(text)['entries']
+
+    def ledger(self, host):
+        """``{version: newest verdict}`` of the host's release ledger."""
+        return dict((e['version'], e['state']) for e in self.ledger_entries(host))
+
+    def forget_verdicts(self):
+        """Empty every host's release ledger, as on a fleet whose pipeline never recorded a verdict."""
+        for host in self.names:
+            self.exec(host, 'rm', '-f', '/srv/demo/rollback-ledger.json')
+
+    def rollback_verdicts(self, host):
+        """The ``(version, state)`` verdicts a rollback run wrote in the host's ledger, oldest first."""
+        return [(e['version'], e['state']) for e in self.ledger_entries(host) if e['note'].startswith('ops.rollback:')]
 
     def locked(self):
         """Whether the service's rollback lock file exists (on its first host)."""

@@ -93,8 +93,12 @@ def test_two_services_in_one_run_get_their_own_target_lock_and_verdict(broken_fl
     assert 'service web: target v1.2.9 (rule: ledger) -> done' in output, output[-3000:]
     assert 'service api: target v1.2.8 (rule: release-before-current) -> done' in output
     assert lab.served_all() == {'lab1': 'v1.2.9', 'lab2': 'v1.2.9', 'lab3': 'v1.2.8'}
-    # One lock per service, on its first host, held while the run worked and released at the end.
+    # One lock per service, on its lead host, held while the run worked and released at the end.
     assert locks_seen == ['lab1', 'lab3']
+    # Each host recorded what it left; api's lead host recorded its verified
+    # target (web's, v1.2.9, was already good).
+    assert lab.rollback_verdicts('lab3') == [('v1.3.0', 'bad'), ('v1.2.8', 'good')]
+    assert lab.rollback_verdicts('lab1') == lab.rollback_verdicts('lab2') == [('v1.3.0', 'bad')]
     assert not [h for h in lab.names if subprocess.run(
         ['/usr/bin/docker', 'exec', lab.container(h), 'test', '-e', '/srv/demo/.ops-rollback.lock'],
         check=False).returncode == 0]
@@ -113,6 +117,7 @@ KILL_POINTS = [
 @pytest.mark.parametrize('point', KILL_POINTS)
 def test_killed_with_sigkill_then_the_same_command_converges(broken_fleet, point):
     lab = broken_fleet
+    lab.forget_verdicts()   # so the verdicts at the end are the runs' own
     command = [os.path.join(os.path.dirname(os.sys.executable), 'ansible-playbook'), 'ops.rollback.rollback',
                '-e', 'version=v1.2.9']
     proc = subprocess.Popen(command, cwd=REPO, env=lab.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -131,5 +136,8 @@ def test_killed_with_sigkill_then_the_same_command_converges(broken_fleet, point
     assert 'service demo: target v1.2.9 (rule: explicit) -> done' in output, output[-3000:]
     assert lab.served_all() == ALL_GOOD
     assert not lab.locked()
-    # Verified in the end, so recorded good on every host.
-    assert all(lab.ledger(h).get('v1.2.9') == 'good' for h in lab.names)
+    # The same ledger an uninterrupted run leaves: v1.3.0 bad on every host,
+    # v1.2.9 verified good once, by the lead host.
+    assert [v for v in lab.rollback_verdicts('lab1') if v[1] == 'good'] == [('v1.2.9', 'good')]
+    assert all(('v1.3.0', 'bad') in lab.rollback_verdicts(h) for h in lab.names)
+    assert all(v[1] == 'bad' for h in ('lab2', 'lab3') for v in lab.rollback_verdicts(h))

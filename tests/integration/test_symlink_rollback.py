@@ -17,11 +17,14 @@ def recap_changed(output):
 
 def test_rollback_to_a_version_then_again(broken_fleet):
     lab = broken_fleet
+    lab.forget_verdicts()   # so the verdicts below are this run's
     _rc, output = lab.rollback('-e', 'version=v1.2.9', '-e', 'reason="error rate 8%"')
     assert lab.served_all() == ALL_GOOD
     assert all(lab.current(h) == 'v1.2.9' for h in lab.names)
-    # Verified, so the ledger says so: the target is good, the version left is bad.
-    assert all(lab.ledger(h)['v1.2.9'] == 'good' and lab.ledger(h)['v1.3.0'] == 'bad' for h in lab.names)
+    # Every host recorded the version it left as bad when it switched; once
+    # verified, the lead host recorded the target good for the service.
+    assert lab.rollback_verdicts('lab1') == [('v1.3.0', 'bad'), ('v1.2.9', 'good')]
+    assert lab.rollback_verdicts('lab2') == lab.rollback_verdicts('lab3') == [('v1.3.0', 'bad')]
     assert 'ops.rollback: error rate 8%' in lab.exec('lab1', 'cat', '/srv/demo/rollback-ledger.json')
     assert re.search(r'service demo: target v1\.2\.9 \(rule: explicit\) -> done', output)
     assert re.search(r'lab2\s+v1\.3\.0 -> v1\.2\.9\s+ok$', output, re.M)
@@ -129,7 +132,11 @@ def test_failing_restart_stops_at_the_first_batch_and_points_back(broken_fleet):
     assert 'which is still running' in output
     assert re.search(r'lab1\s+v1\.3\.0 -> v1\.3\.0\s+FAILED', output)
     assert re.search(r'lab2\s+v1\.3\.0 -> v1\.3\.0\s+not reached', output)
-    assert_nothing_changed(lab)
+    assert lab.served_all() == ALL_BROKEN
+    assert [lab.current(h) for h in lab.names] == ['v1.3.0'] * 3
+    # lab1 had begun leaving v1.3.0, so it recorded it as bad before switching.
+    assert lab.rollback_verdicts('lab1') == [('v1.3.0', 'bad')]
+    assert lab.rollback_verdicts('lab2') == lab.rollback_verdicts('lab3') == []
 
 
 def test_unhealthy_target_is_left_in_place_and_stops_at_the_first_batch(broken_fleet):
@@ -144,7 +151,9 @@ def test_unhealthy_target_is_left_in_place_and_stops_at_the_first_batch(broken_f
     assert re.search(r'lab2\s+v1\.3\.0 -> v1\.3\.0\s+not reached', output)
     assert (lab.current('lab1'), lab.current('lab2'), lab.current('lab3')) == ('v1.2.8', 'v1.3.0', 'v1.3.0')
     assert lab.served('lab1') == 'v1.2.8'
-    assert all(lab.ledger(h).get('v1.2.8') == 'good' and 'v1.3.0' not in lab.ledger(h) for h in lab.names)
+    # lab1 left v1.3.0, so says it is bad; nothing was verified, so nothing is newly good.
+    assert lab.rollback_verdicts('lab1') == [('v1.3.0', 'bad')]
+    assert lab.rollback_verdicts('lab2') == lab.rollback_verdicts('lab3') == []
 
 
 def test_host_lost_mid_run_then_rerun_converges(broken_fleet):
@@ -162,8 +171,10 @@ def test_host_lost_mid_run_then_rerun_converges(broken_fleet):
                      r'\(lab3\)', output), output[-3000:]
     assert re.search(r'lab3\s+v1\.3\.0 -> v1\.3\.0\s+not reached', output)
     assert (lab.served('lab1'), lab.served('lab2')) == ('v1.2.9', 'v1.2.9')
-    # Not verified as a whole, so nothing is recorded as good yet.
-    assert all('v1.3.0' not in lab.ledger(h) for h in ('lab1', 'lab2'))
+    # Not verified as a whole, so nothing is recorded as good yet; the hosts
+    # that switched recorded the version they left.
+    assert lab.rollback_verdicts('lab1') == lab.rollback_verdicts('lab2') == [('v1.3.0', 'bad')]
+    assert lab.rollback_verdicts('lab3') == []
     # The run stopped, but through its always section: the lock is released.
     assert not lab.locked()
 

@@ -21,9 +21,13 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.target import
 
 
 def run_rollback(driver, version=None, revision=None, check_mode=False, wait=True, wait_timeout=300,
-                 health=None, clock=time.monotonic):
+                 health=None, rolled_back_from=None, note=None, clock=time.monotonic):
     """Roll the driver's service back; returns the result in the common vocabulary.
 
+    ``rolled_back_from``: the version this rollback leaves, recorded as bad in
+    the driver's ledger (with ``note``) *before* anything is applied, so an
+    interrupted run never loses that verdict; also when the service already
+    runs the target (the re-run of an interrupted run).
     ``health``: a ``HealthChecker`` run once the service converged, also when
     nothing changed (a second run still proves the target healthy); never in
     check mode. An unhealthy target is left as it is and fails loudly
@@ -35,15 +39,24 @@ def run_rollback(driver, version=None, revision=None, check_mode=False, wait=Tru
     target = choose_target(driver.history(), current.get('version'), version=version, revision=revision,
                            good=good, bad=bad, syntax=driver.version_syntax, subject=driver.describe())
     plan = driver.plan(target)
+    left = [(rolled_back_from, BAD)] if rolled_back_from and rolled_back_from != target['version'] else []
+    # A dry run of the write: validates the version and says whether it changes anything.
+    verdict = ledger.record_all(left, note=note, check_mode=True) if left and ledger is not None else {'changed': False}
+    steps = ['record {0} as bad in the ledger (rolled back from)'.format(rolled_back_from)] if verdict['changed'] else []
     result = {
-        'changed': plan.changes,
+        'changed': plan.changes or verdict['changed'],
         'rule': target['rule'],
         'from_version': current.get('version'),
         'to_version': target['version'],
-        'plan': plan.steps,
+        'plan': steps + plan.steps,
     }
-    if plan.changes:
-        result['diff'] = plan.diff()
+    if result['changed']:
+        diffs = ([plan.diff()] if plan.changes else []) + ([verdict['diff']] if verdict['changed'] else [])
+        result['diff'] = dict((side, ''.join(d[side] for d in diffs)) for side in ('before', 'after'))
+    if verdict['changed']:
+        result['recorded'] = {rolled_back_from: BAD}
+        if not check_mode:
+            ledger.record_all(left, note=note)
     if target['revision'] is not None or current.get('revision') is not None:
         result.update(from_revision=current.get('revision'), to_revision=target['revision'])
     if plan.changes and not check_mode:

@@ -158,7 +158,10 @@ def fleet_targets(states, version=None):
     reports it: ``host``, ``service``, ``current``, ``history``, ``good`` and
     ``bad`` (ledger verdicts), ``syntax``. Ledger verdicts are merged (a
     version rolled back from on any host is bad). Returns
-    ``{service: {version, revision, rule, current, hosts}}``.
+    ``{service: {version, revision, rule, current, rolled_back_from, hosts, lead_host}}``:
+    ``rolled_back_from`` is the newest version running now other than the
+    target (None when every host runs it); ``lead_host`` the host that acts for
+    the service as a whole (its lock, its verdict).
     """
     by_service = {}
     for state in states:
@@ -171,6 +174,9 @@ def fleet_targets(states, version=None):
         target = choose_target(
             merge_histories(dict((h['host'], h['history']) for h in hosts)), currents, version=version or None,
             good=good, bad=bad, syntax=hosts[0].get('syntax', RELEASE), subject='service {0}'.format(service))
-        target.update(current=currents, hosts=sorted(h['host'] for h in hosts))
+        names = sorted(h['host'] for h in hosts)
+        leaving = [v for v in currents if v != target['version']]
+        target.update(current=currents, rolled_back_from=leaving[-1] if leaving else None, hosts=names,
+                      lead_host=names[0])
         targets[service] = target
     return targets

@@ -13,6 +13,10 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.errors import
 from ansible_collections.ops.rollback.plugins.module_utils._common.version import RELEASE, sort_versions
 
 
+#: How a plan says it restarts the application (release_switch reports ``restarted`` from it).
+RESTART_STEP = 'restart: '
+
+
 class SymlinkDriver(Driver):
     """One host's release tree. ``run_command(argv) -> (rc, stdout, stderr)`` runs ``restart_command``."""
 
@@ -60,7 +64,7 @@ class SymlinkDriver(Driver):
         # An earlier run switched but never finished its restart: the old
         # process may still run, so this run restarts even without a switch.
         if self.restart_command and (steps or self.tree.restart_pending()):
-            steps.append('restart: {0}'.format(' '.join(self.restart_command)))
+            steps.append(RESTART_STEP + ' '.join(self.restart_command))
         return Plan(steps, before=self._link_text(running), after=self._link_text(version))
 
     def apply(self, target, plan):

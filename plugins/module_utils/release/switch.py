@@ -10,14 +10,17 @@ __metaclass__ = type
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.ledger import BAD, GOOD
 from ansible_collections.ops.rollback.plugins.module_utils._common.runner import run_rollback
+from ansible_collections.ops.rollback.plugins.module_utils.release.driver import RESTART_STEP
 
 
-def run_release_switch(driver, state, version=None, keep=None, check_mode=False, health=None):
+def run_release_switch(driver, state, version=None, keep=None, check_mode=False, health=None,
+                       rolled_back_from=None, note=None):
     tree = driver.tree
     before = tree.current()
     if state == 'switched':
-        result = run_rollback(driver, version=version, check_mode=check_mode, health=health)
-        result['restarted'] = bool(driver.restart_command) and result['changed']
+        result = run_rollback(driver, version=version, check_mode=check_mode, health=health,
+                              rolled_back_from=rolled_back_from, note=note)
+        result['restarted'] = any(step.startswith(RESTART_STEP) for step in result['plan'])
     else:
         result = {'changed': False, 'from_version': before, 'to_version': before}
     if state == 'pruned':

@@ -148,3 +148,31 @@ def test_unhealthy_target_is_left_as_it_is_and_fails_loudly():
         run_rollback(platform, revision=3, health=health(503))
     assert caught.value.msg.startswith('service web runs app:v1.9.9 since this run, and it is not healthy')
     assert caught.value.details['to_revision'] == 3 and platform.running == 3
+
+
+def test_the_version_left_is_recorded_bad_before_anything_is_applied():
+    platform = MemoryPlatform(IMAGES, current=4, stuck=True)
+    # The rollout never converges (the run is as good as interrupted), yet the verdict is there.
+    with pytest.raises(RollbackTimeoutError):
+        run_rollback(platform, revision=3, rolled_back_from='app:v2.1.0', note='error rate 8%')
+    assert platform.ledger.verdicts() == {'app:v2.1.0': 'bad'}
+    assert platform.ledger.entries()[0]['note'] == 'error rate 8%'
+
+
+def test_rolled_back_from_on_a_service_already_at_the_target_still_records_it_once():
+    platform = MemoryPlatform(IMAGES, current=3)
+    check = run_rollback(platform, revision=3, rolled_back_from='app:v2.1.0', check_mode=True)
+    assert (check['changed'], check['plan'], platform.ledger.entries()) == (
+        True, ['record app:v2.1.0 as bad in the ledger (rolled back from)'], [])
+    assert check['diff'] == {'before': 'app:v2.1.0: none\n', 'after': 'app:v2.1.0: bad\n'}
+    result = run_rollback(platform, revision=3, rolled_back_from='app:v2.1.0')
+    assert (result['changed'], result['recorded'], platform.applied) == (True, {'app:v2.1.0': 'bad'}, [])
+    again = run_rollback(platform, revision=3, rolled_back_from='app:v2.1.0')
+    assert (again['changed'], 'recorded' in again, len(platform.ledger.entries())) == (False, False, 1)
+
+
+def test_a_malformed_rolled_back_from_changes_nothing():
+    platform = MemoryPlatform(IMAGES, current=4)
+    with pytest.raises(InvalidInputError):
+        run_rollback(platform, revision=3, rolled_back_from='app:v2.1.0; rm -rf /')
+    assert (platform.applied, platform.ledger.entries()) == ([], [])

@@ -91,6 +91,13 @@ def test_one_target_for_a_mixed_fleet():
     targets = fleet_targets([state('lab1', 'v1.3.0'), state('lab2', 'v1.2.9'), state('lab3', 'v1.3.0')])
     assert targets['demo']['version'] == 'v1.2.9'
     assert targets['demo']['current'] == ['v1.2.9', 'v1.3.0']
+    # What the fleet leaves is the newest version still running, on every host alike.
+    assert (targets['demo']['rolled_back_from'], targets['demo']['lead_host']) == ('v1.3.0', 'lab1')
+
+
+def test_a_fleet_already_at_the_target_leaves_nothing():
+    targets = fleet_targets([state('lab2', 'v1.2.9'), state('lab1', 'v1.2.9')], version='v1.2.9')
+    assert (targets['demo']['rolled_back_from'], targets['demo']['lead_host']) == (None, 'lab1')
 
 
 def test_ledger_verdicts_are_merged_across_hosts():
@@ -99,7 +106,7 @@ def test_ledger_verdicts_are_merged_across_hosts():
         state('lab2', 'v1.3.0', good=['v1.2.8'], bad=['v1.2.9']),
     ])
     assert targets['demo'] == {'version': 'v1.2.8', 'revision': None, 'rule': 'ledger', 'current': ['v1.3.0'],
-                               'hosts': ['lab1', 'lab2']}
+                               'rolled_back_from': 'v1.3.0', 'hosts': ['lab1', 'lab2'], 'lead_host': 'lab1'}
 
 
 def test_only_versions_every_host_has_are_candidates():
