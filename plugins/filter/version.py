@@ -27,12 +27,12 @@ def previous_version(versions, current, good=None, bad=None, explain=False):
     currents = [current] if isinstance(current, str) else list(current or [])
     history = [{'version': v, 'deployable': v in versions}
                for v in sort_versions(set(versions) | set(currents) | set(bad or ()))]
-    entry, rule = previous_in_history(history, currents, good=good, bad=bad)
+    entry, rule, _skipped = previous_in_history(history, currents, good=good, bad=bad)
     version = entry['version'] if entry else None
     return {'version': version, 'rule': rule} if explain else version
 
 
-def fleet_targets(hosts_vars, version=None):
+def fleet_targets(hosts_vars, version=None, allow_bad=False):
     """``hosts_vars``: each host's variables; the platform's ``state`` entry point left ``<platform>_state``."""
     try:
         states = [platform_state(host_vars) for host_vars in hosts_vars]
@@ -40,7 +40,7 @@ def fleet_targets(hosts_vars, version=None):
         raise AnsibleFilterError('fleet_targets: a host has no {0}; run the platform role\'s state entry point '
                                  'first.'.format(exc))
     try:
-        return _fleet_targets(states, version=version or None)
+        return _fleet_targets(states, version=version or None, allow_bad=allow_bad)
     except RollbackError as err:
         raise AnsibleFilterError(err.msg)
 

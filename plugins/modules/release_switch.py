@@ -273,6 +273,13 @@ current:
   returned: when O(state=listed)
   type: str
   sample: v1.3.0
+current_missing:
+  description:
+    - The release C(current) points at when that release does not exist (pruned, or never deployed); RV(current) is
+      then null. Such a version is never rolled back from nor recorded in the ledger.
+  returned: when O(state=listed) and C(current) points at a missing release
+  type: str
+  sample: v1.3.5
 good:
   description: Versions whose newest ledger verdict is V(good).
   returned: when O(state=listed)

@@ -11,6 +11,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError
+from ansible_collections.ops.rollback.plugins.module_utils.health.checker import DEFAULT_RETRIES
 from ansible_collections.ops.rollback.plugins.plugin_utils.verdict import state_fact
 
 DEFAULT_SERIAL = [1, '25%']
@@ -48,6 +49,7 @@ def services(hosts, hostvars, service=None):
             raise InvalidInputError(
                 'Service {0} mixes platforms ({1} on {2}, {3} on {4}): give each platform its own rollback_service. '
                 'Nothing was changed.'.format(name, entry['platform'], entry['hosts'][0], platform, host))
+        check_settings(host, host_vars)
         entry['hosts'].append(host)
     if service and unset:
         raise InvalidInputError(
@@ -82,8 +84,8 @@ def _batch_size(step, total):
     if re.match(r'^\d+$', text) and int(text) > 0:
         return int(text)
     raise InvalidInputError(
-        'rollback_serial {0!r} is not a batch size: give a whole number of hosts (at least 1), a percentage '
-        'of the fleet (1% to 100%), or a list of them, e.g. [1, "25%"]. Nothing was changed.'.format(step))
+        'rollback_serial {0} is not a batch size: give a whole number of hosts (at least 1), a percentage '
+        'of the fleet (1% to 100%), or a list of them, e.g. [1, "25%"]. Nothing was changed.'.format(_shown(step)))
 
 
 def batches(hosts, serial=None):
@@ -109,6 +111,53 @@ def check_percentage(value, option='rollback_max_fail_percentage'):
         number = -1
     if isinstance(value, bool) or not 0 <= number <= 100:
         raise InvalidInputError(
-            '{0} {1!r} must be a percentage from 0 (stop at the first failure) to 100. Nothing was changed.'.format(
-                option, value))
+            '{0} {1} must be a percentage from 0 (stop at the first failure) to 100. Nothing was changed.'.format(
+                option, _shown(value)))
     return number
+
+
+def _shown(value, limit=60):
+    """A value as the user wrote it, shortened so a pasted blob does not flood the message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def _setting(host, host_vars, name, kind, valid, what):
+    """The setting ``name`` of a host as ``kind`` (int or float), None when unset; refused unless ``valid``."""
+    if name not in host_vars:
+        return None
+    value = host_vars[name]
+    try:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
+            raise ValueError(value)
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not valid(number):
+        raise InvalidInputError('{0}: {1} {2} must be {3}. Nothing was changed.'.format(host, name, _shown(value), what))
+    return number
+
+
+# The run's settings a host may carry (inventory or -e), checked on the
+# controller before any host is touched, under the names the user sets.
+def check_settings(host, host_vars):
+    """Refuse a malformed run setting of ``host``, naming the variable and its value."""
+    batches([], host_vars.get('rollback_serial'))
+    check_percentage(host_vars.get('rollback_max_fail_percentage', 0))
+    _setting(host, host_vars, 'rollback_lock_ttl', int, lambda n: n >= 1, 'a whole number of seconds, at least 1')
+    for name in ('rollback_lock_force', 'rollback_allow_bad_version'):
+        flag = host_vars.get(name, False)
+        if str(flag).lower() not in ('true', 'false', 'yes', 'no', '1', '0', 'on', 'off'):
+            raise InvalidInputError('{0}: {1} {2} must be true or false. Nothing was changed.'.format(
+                host, name, _shown(flag)))
+    retries = _setting(host, host_vars, 'rollback_health_retries', int, lambda n: n >= 1,
+                       'a whole number of rounds, at least 1')
+    successes = _setting(host, host_vars, 'rollback_health_successes', int, lambda n: n >= 1,
+                         'a whole number of passing rounds, at least 1')
+    _setting(host, host_vars, 'rollback_health_delay', float, lambda n: n >= 0, 'a number of seconds, 0 or more')
+    _setting(host, host_vars, 'rollback_health_timeout', float, lambda n: n > 0, 'a number of seconds above 0')
+    if successes is not None and successes > (retries or DEFAULT_RETRIES):
+        raise InvalidInputError(
+            '{0}: rollback_health_successes {1} is more than the {2} rounds the health check may run '
+            '(rollback_health_retries): raise the retries or lower the successes. Nothing was changed.'.format(
+                host, successes, retries or DEFAULT_RETRIES))

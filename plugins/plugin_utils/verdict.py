@@ -12,10 +12,26 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 DONE = 'done'
 NOT_VERIFIED = 'not_verified'
 FAILED = 'failed'
 PLANNED = 'planned'
+REFUSED = 'refused'
+
+NOTHING_CHANGED = 'Nothing was changed.'
+
+# What Ansible wraps around an error raised while templating a task's
+# arguments (a filter refusing the run, say); the user needs only the error.
+_WRAPPERS = re.compile(
+    r"^(?:Task failed: |Finalization of task args for '[^']*' failed: |Error while resolving value for '[^']*': |"
+    r"The filter plugin '[^']*' failed: )+")
+
+
+def reason(message):
+    """Why a run stopped, as its error said it, without Ansible's wrapping."""
+    return _WRAPPERS.sub('', (message or '').strip())
 
 
 def state_fact(host_vars):
@@ -26,11 +42,13 @@ def state_fact(host_vars):
 _WORDS = {DONE: 'done', NOT_VERIFIED: 'rolled back but NOT verified', PLANNED: 'planned'}
 
 
-def host_result(host, check_mode):
+def host_result(host, check_mode, refused=False):
     """One host's line: ``host`` has ``from_version``, ``to_version``, ``reached`` (the roll-back
     phase ran for it) and ``failure`` (a message, or None)."""
     if host.get('failure'):
         return 'FAILED ({0})'.format(host['failure'])
+    if refused:
+        return 'unchanged, on {0}'.format(host.get('from_version') or '(none)')
     if not host.get('reached'):
         return 'not reached: left on {0}'.format(host.get('from_version') or '(none)')
     if check_mode:
@@ -43,14 +61,19 @@ def service_verdict(hosts, check_mode=False, verified=False, stopped=None):
 
     ``verified``: every host of the service passed verification. ``stopped``:
     why the run stopped for the service as a whole (a lock held by another run,
-    a batch over its failure tolerance), when it did.
+    a batch over its failure tolerance), when it did. Stopped before any host
+    was reached, the run was refused and nothing was changed.
     Returns ``{'state', 'text', 'failed_hosts', 'hosts'}``.
     """
     failed = sorted(name for name, host in hosts.items() if host.get('failure'))
+    refused = bool(stopped) and not failed and not any(host.get('reached') for host in hosts.values())
     if failed:
         state, text = FAILED, 'FAILED on {0}'.format(', '.join(failed))
+    elif refused:
+        why = reason(stopped)
+        state, text = REFUSED, 'refused: {0}'.format(why if why.endswith(NOTHING_CHANGED) else why + ' ' + NOTHING_CHANGED)
     elif stopped:
-        state, text = FAILED, 'FAILED: {0}'.format(stopped)
+        state, text = FAILED, 'FAILED: {0}'.format(reason(stopped))
     elif check_mode:
         state, text = PLANNED, _WORDS[PLANNED]
     elif verified and all(host.get('reached') for host in hosts.values()):
@@ -61,7 +84,7 @@ def service_verdict(hosts, check_mode=False, verified=False, stopped=None):
         'state': state,
         'text': text,
         'failed_hosts': failed,
-        'hosts': dict((name, dict(host, result=host_result(host, check_mode))) for name, host in hosts.items()),
+        'hosts': dict((name, dict(host, result=host_result(host, check_mode, refused))) for name, host in hosts.items()),
     }
 
 
@@ -77,7 +100,8 @@ def run_verdicts(hosts_vars, targets, check_mode=False):
         name = host_vars.get('rollback_service') or host_vars['inventory_hostname']
         entry = services.setdefault(name, {'hosts': {}, 'verified': True, 'stopped': None})
         entry['hosts'][host_vars['inventory_hostname']] = {
-            'from_version': state.get('current'),
+            'from_version': state.get('current') or (
+                '{0} (missing release)'.format(state['current_missing']) if state.get('current_missing') else None),
             'to_version': outcome.get('to_version') or state.get('current'),
             'reached': bool(outcome),
             'failure': outcome.get('failure') or (
@@ -93,6 +117,6 @@ def run_verdicts(hosts_vars, targets, check_mode=False):
         target = (targets or {}).get(name) or {}
         result[name] = service_verdict(
             entry['hosts'], check_mode=check_mode, verified=entry['verified'],
-            stopped=entry['stopped'] or (stopped and 'stopped because the run stopped: {0}'.format(stopped)))
+            stopped=entry['stopped'] or (stopped and 'stopped because the run stopped: {0}'.format(reason(stopped))))
         result[name].update(target=target.get('version'), rule=target.get('rule'))
     return result

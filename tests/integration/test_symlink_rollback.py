@@ -191,7 +191,7 @@ def test_second_rollback_of_the_service_is_refused_while_one_runs(broken_fleet):
                  'acquired_at': '2026-11-23T03:00:00Z', 'expires_at': '2099-01-01T00:00:00Z'}
     lab.exec('lab1', 'sh', '-c', "printf '%s' '{0}' > /srv/demo/.ops-rollback.lock".format(json.dumps(other_run)))
     _rc, output = lab.rollback('-e', 'version=v1.2.9', expect_rc=2)
-    assert 'Another rollback of this service is running: run other-run by alice@awx-7' in output
+    assert 'Another rollback is running here: run other-run by alice@awx-7' in output
     assert_nothing_changed(lab)
     assert json.loads(lab.exec('lab1', 'cat', '/srv/demo/.ops-rollback.lock'))['owner'] == 'other-run'
 

@@ -75,7 +75,8 @@ class FileLockStore:
             lock = None
         if not isinstance(lock, dict):
             # Unreadable, so its owner is unknown: treat it as held, never expired.
-            return {'owner': '(unreadable lock file)', 'holder': {}, 'acquired_at': None, 'expires_at': None}
+            return {'owner': '(unreadable lock file)', 'holder': {}, 'acquired_at': None, 'expires_at': None,
+                    'unreadable': text[:80]}
         return lock
 
     def write(self, lock, replace):
@@ -124,8 +125,14 @@ class RollbackLock:
             return False, held, None
         if force or self.expired(held):
             return True, held, held
+        if 'unreadable' in held:
+            raise LockHeldError(
+                'The lock file {0} is not a lock ops.rollback wrote (it starts {1!r}), so nobody can tell whether a '
+                'rollback holds it. Look at it: if no rollback is running, remove it, or run again with '
+                '-e rollback_lock_force=true to replace it.'.format(self.store, held['unreadable']),
+                held_by=held)
         raise LockHeldError(
-            'Another rollback of this service is running: {0} (lock {1}). Wait for it to finish. If it is no '
+            'Another rollback is running here: {0} (lock {1}). Wait for it to finish. If it is no '
             'longer running (killed, or its controller lost), run again with -e rollback_lock_force=true to '
             'take the lock over.'.format(describe(held), self.store),
             held_by=held)
@@ -153,8 +160,8 @@ class RollbackLock:
         except FileExistsError:
             # Another run created it between our read and our write.
             raise LockHeldError(
-                'Another rollback of this service took the lock just now: {0}. Wait for it to finish.'.format(
-                    describe(self.read() or {})),
+                'Another rollback took the lock {0} just now: {1}. Wait for it to finish.'.format(
+                    self.store, describe(self.read() or {})),
                 held_by=self.read())
         # Two runs that take over the same stale lock both replace it; the
         # last write wins, and the other one finds out here.

@@ -55,7 +55,9 @@ def previous_in_history(history, current, good=(), bad=()):
     the version already running instead of going one step further back.
     While the ledger knows a good version, only good ones qualify (rule
     ``ledger``); otherwise any entry not rolled back from (rule
-    ``release-before-current``). Returns ``(entry or None, rule)``.
+    ``release-before-current``). Returns ``(entry or None, rule, skipped)``:
+    ``skipped``, the newer entries that would have qualified but are not
+    deployable, newest first.
     """
     currents = _currents(current)
     good, bad = set(good or ()), set(bad or ())
@@ -65,11 +67,16 @@ def previous_in_history(history, current, good=(), bad=()):
         position[entry['version']] = index   # the newest entry of a version counts
     marks = [position[v] for v in currents + sorted(bad) if v in position]
     if not currents or not marks:
-        return None, rule
+        return None, rule, []
     reference = max(marks)
-    candidates = [e for e in history[:reference]
-                  if _deployable(e) and e['version'] not in bad and (not good or e['version'] in good)]
-    return (candidates[-1] if candidates else None), rule
+    skipped = []
+    for entry in reversed(history[:reference]):
+        if entry['version'] in bad or (good and entry['version'] not in good):
+            continue
+        if _deployable(entry):
+            return entry, rule, skipped
+        skipped.append(entry)
+    return None, rule, skipped
 
 
 def choose_target(history, current, version=None, revision=None, good=(), bad=(), syntax=RELEASE,
@@ -79,6 +86,7 @@ def choose_target(history, current, version=None, revision=None, good=(), bad=()
     ``version`` (what people say) or ``revision`` (the platform's number), or
     neither for ``previous``. ``subject`` names the service in messages.
     """
+    notes = []
     if version and revision is not None:
         raise InvalidInputError(
             'Pass either version= or revision= for {0}, not both (got {1} and revision {2}).'.format(
@@ -101,19 +109,25 @@ def choose_target(history, current, version=None, revision=None, good=(), bad=()
                 available=[e['version'] for e in history if _deployable(e)])
         entry, rule = matches[-1], RULE_EXPLICIT
     else:
-        entry, rule = previous_in_history(history, current, good=good, bad=bad)
+        entry, rule, skipped = previous_in_history(history, current, good=good, bad=bad)
+        # Said in the plan: an operator expects one step back, and this went further.
+        notes = ['skipped {0}: {1}'.format(e['version'], e.get('why') or 'it is not deployable') for e in skipped]
         if entry is None:
             raise NotFoundError(
                 'Cannot choose a previous version for {0}: nothing earlier than {1} qualifies under rule {2} '
-                '(history: {3}). Pass version= explicitly (-e version=... with the rollback playbook).'.format(
-                    subject, _newest(history, current) or 'the current version', rule, _listing(history)),
+                '(history: {3}{4}). Pass version= explicitly (-e version=... with the rollback playbook).'.format(
+                    subject, _newest(history, current) or 'the current version', rule, _listing(history),
+                    ''.join('; ' + note for note in notes)),
                 rule=rule)
     if not _deployable(entry):
         raise InvalidInputError(
             'Cannot roll back {0} to {1}: {2}. Choose another version or re-deploy this one.'.format(
                 subject, entry['version'], entry.get('why') or 'it is not deployable'),
             version=entry['version'])
-    return {'version': entry['version'], 'revision': entry.get('revision'), 'rule': rule}
+    target = {'version': entry['version'], 'revision': entry.get('revision'), 'rule': rule}
+    if notes:
+        target['notes'] = notes
+    return target
 
 
 def _newest(history, current):
@@ -151,7 +165,7 @@ def merge_histories(histories):
     return merged
 
 
-def fleet_targets(states, version=None):
+def fleet_targets(states, version=None, allow_bad=False):
     """One target per service, for the whole fleet, before anything changes.
 
     ``states``: one dict per host, as each platform's ``state`` entry point
@@ -161,7 +175,13 @@ def fleet_targets(states, version=None):
     ``{service: {version, revision, rule, current, rolled_back_from, hosts, lead_host}}``:
     ``rolled_back_from`` is the newest version running now other than the
     target (None when every host runs it); ``lead_host`` the host that acts for
-    the service as a whole (its lock, its verdict).
+    the service as a whole (its lock, its verdict); ``notes``, what the plan
+    must say (releases ``previous`` skipped, hosts whose ``current`` points at
+    a missing release, a bad version rolled back to because ``allow_bad``).
+
+    An explicit ``version`` the ledger records as bad is refused unless ``allow_bad``.
+    A host's ``current_missing``: where its ``current`` points when that release
+    does not exist; such a version is never a current one.
     """
     by_service = {}
     for state in states:
@@ -174,9 +194,22 @@ def fleet_targets(states, version=None):
         target = choose_target(
             merge_histories(dict((h['host'], h['history']) for h in hosts)), currents, version=version or None,
             good=good, bad=bad, syntax=hosts[0].get('syntax', RELEASE), subject='service {0}'.format(service))
+        notes = target.pop('notes', [])
+        if version and target['version'] in bad:
+            if not allow_bad:
+                raise InvalidInputError(
+                    'Refusing to roll service {0} back to {1}: the release ledger records it as bad (a rollback '
+                    'left it on {2}). If you know it is good now, run again with '
+                    '-e rollback_allow_bad_version=true.'.format(
+                        service, version, ', '.join(sorted(h['host'] for h in hosts if version in (h.get('bad') or ())))))
+            notes.append('{0} is recorded as bad; rolling back to it anyway because rollback_allow_bad_version is '
+                         'set'.format(version))
+            target['forced'] = True
+        notes.extend('{0}: current points at {1}, a release that does not exist'.format(h['host'], h['current_missing'])
+                     for h in sorted(hosts, key=lambda h: h['host']) if h.get('current_missing'))
         names = sorted(h['host'] for h in hosts)
         leaving = [v for v in currents if v != target['version']]
         target.update(current=currents, rolled_back_from=leaving[-1] if leaving else None, hosts=names,
-                      lead_host=names[0])
+                      lead_host=names[0], notes=notes)
         targets[service] = target
     return targets

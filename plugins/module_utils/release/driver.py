@@ -8,13 +8,90 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
+import math
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+import time
+
 from ansible_collections.ops.rollback.plugins.module_utils._common.driver import Driver, Plan
-from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError, RollbackError
 from ansible_collections.ops.rollback.plugins.module_utils._common.version import RELEASE, sort_versions
 
 
 #: How a plan says it restarts the application (release_switch reports ``restarted`` from it).
 RESTART_STEP = 'restart: '
+#: Seconds a restart may run before it is killed (release_switch's ``restart_timeout``).
+DEFAULT_RESTART_TIMEOUT = 120
+#: Seconds a timed-out restart's process group has between SIGTERM and SIGKILL.
+KILL_GRACE = 3
+#: How much of the restart's stdout and stderr is kept (the end of each), in bytes.
+OUTPUT_LIMIT = 64 * 1024
+
+
+def run_restart(argv, timeout, grace=KILL_GRACE):
+    """Run ``argv`` without a shell and wait at most ``timeout`` seconds; returns ``(rc, stdout, stderr)``.
+
+    The command runs in a new session, so it and every process it starts
+    share one process group. Still running after ``timeout``, that whole
+    group gets SIGTERM, then SIGKILL after ``grace`` seconds, and ``rc`` is
+    None. stdin is /dev/null; stdout and stderr go to temporary files rather
+    than pipes, so a process the command leaves running (a daemon it started)
+    neither holds the run up nor dies writing to a closed pipe. Raises
+    ``OSError`` when the command cannot be executed.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, close_fds=True,
+                                    start_new_session=True)
+        except ValueError as exc:   # an argument with a NUL byte
+            raise OSError(errno.EINVAL, str(exc))
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc, grace)
+            rc = None
+        return rc, _tail(out), _tail(err)
+
+
+def _kill_group(proc, grace):
+    """SIGTERM to the process group ``proc`` leads; SIGKILL to whatever is left of it after ``grace`` seconds."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        proc.poll()   # reap the leader: a group of the dead reads as gone
+        if not _signal_group(proc.pid, 0):
+            break
+        time.sleep(0.05)
+    _signal_group(proc.pid, signal.SIGKILL)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass   # not ours to signal (setuid): the message tells what was sent
+
+
+def _signal_group(pgid, signum):
+    """Send ``signum`` to the group; False once no process of it is left."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _tail(handle):
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, size - OUTPUT_LIMIT))
+    return handle.read().decode('utf-8', 'replace')
+
+
+def _quoted(argv):
+    return ' '.join(shlex.quote(arg) for arg in argv)
 
 
 class SymlinkDriver(Driver):
@@ -32,8 +109,14 @@ class SymlinkDriver(Driver):
         return 'the release tree {0}'.format(self.tree.path)
 
     def current(self):
+        """What runs now; None also when ``current`` points at a release that does not exist (``missing_current``)."""
         version = self.tree.current()
-        return {'version': version, 'revision': None} if version else None
+        return {'version': version, 'revision': None} if version and not self.missing_current() else None
+
+    def missing_current(self):
+        """The release ``current`` points at when it does not exist (pruned, or never deployed), else None."""
+        version = self.tree.current()
+        return version if version and not os.path.isdir(self.tree.release_path(version)) else None
 
     def history(self):
         """Release directories and versions the ledger remembers (pruned ones too), in version order."""

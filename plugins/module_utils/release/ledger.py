@@ -30,6 +30,11 @@ class FileLedger(Ledger):
             raise InvalidInputError('ledger_file {0!r} must be a plain file name inside path.'.format(name))
         return cls(os.path.join(app_root, name))
 
+    def _unusable(self, why):
+        return RollbackError(
+            'Cannot read the release ledger {0}: {1}. Restore it from a backup, or move it aside to start an '
+            'empty ledger (previous then falls back to the release before the current one).'.format(self.path, why))
+
     def entries(self):
         try:
             with open(self.path) as handle:
@@ -37,10 +42,16 @@ class FileLedger(Ledger):
         except FileNotFoundError:
             return []
         except ValueError as exc:
-            raise RollbackError(
-                'Cannot read the release ledger {0}: not valid JSON ({1}). Restore it from a backup '
-                'or move it aside to start an empty ledger.'.format(self.path, exc))
-        return data.get('entries', [])
+            raise self._unusable('not valid JSON ({0})'.format(exc))
+        except OSError as exc:
+            raise self._unusable(exc.strerror or str(exc))
+        entries = data.get('entries') if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            raise self._unusable('it is not a JSON object with a list of "entries"')
+        for number, entry in enumerate(entries, 1):
+            if not (isinstance(entry, dict) and isinstance(entry.get('version'), str) and entry.get('state')):
+                raise self._unusable('entry {0} is not an object with a "version" and a "state"'.format(number))
+        return entries
 
     def _append(self, entries):
         directory = os.path.dirname(self.path)

@@ -45,9 +45,13 @@ def run_release_switch(driver, state, version=None, keep=None, check_mode=False,
     result['releases'] = releases
     if state == 'listed':
         # The platform role contract's state of this host, as the fleet's target choice reads it.
-        result.update(current=before, history=driver.history(), syntax=driver.version_syntax,
+        # A current link to a missing release is no version: it is reported, and never becomes a ledger verdict.
+        missing = driver.missing_current()
+        result.update(current=None if missing else before, history=driver.history(), syntax=driver.version_syntax,
                       good=sorted(v for v, state in verdicts.items() if state == GOOD),
                       bad=sorted(v for v, state in verdicts.items() if state == BAD))
+        if missing:
+            result['current_missing'] = missing
     if target:
         result['release'] = tree.release_path(target)
     return result

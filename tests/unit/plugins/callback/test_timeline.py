@@ -47,9 +47,10 @@ def summary(hosts, check_mode=False):
     ([host('lab1', failure='restart failed', stopped='batch 1 failed'), host('lab2')],
      ['-> FAILED on lab1', 'lab1  v1.3.0 -> v1.3.0  FAILED (restart failed)',
       'lab2  v1.3.0 -> v1.3.0  not reached: left on v1.3.0']),
-    # Stopped before any host changed (a lock held by another run): failed, and says why.
-    ([host('lab1', stopped='Another rollback of this service is running'), host('lab2')],
-     ['-> FAILED: Another rollback of this service is running']),
+    # Stopped before any host changed (a lock held by another run): refused, says why and that nothing changed.
+    ([host('lab1', stopped='lab2: Another rollback is running here'), host('lab2')],
+     ['-> refused: lab2: Another rollback is running here Nothing was changed.',
+      'lab1  v1.3.0 -> v1.3.0  unchanged, on v1.3.0']),
 ])
 def test_summary_verdicts(hosts, expected):
     text = summary(hosts)

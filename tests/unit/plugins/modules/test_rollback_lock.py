@@ -35,7 +35,7 @@ def test_held_lock_fails_the_run_but_only_warns_in_check_mode(lock_args):
     _code, result = run(owner='run-a', holder={'user': 'alice'}, _ansible_diff=True)
     assert result['changed'] and result['diff']['after'].startswith('run run-a by alice@?')
     code, result = run(owner='run-b')
-    assert code == 1 and 'Another rollback of this service is running: run run-a' in result['msg']
+    assert code == 1 and 'Another rollback is running here: run run-a' in result['msg']
     assert result['held_by']['owner'] == 'run-a'
     code, result = run(owner='run-b', _ansible_check_mode=True)
     assert (code, result['changed'], result['held_by']['owner']) == (0, False, 'run-a')

@@ -64,8 +64,12 @@ def test_expired_or_forced_lock_is_taken_over(lock, clock):
 def test_unreadable_lock_counts_as_held_until_forced(lock):
     with open(lock.store.path, 'w') as handle:
         handle.write('{half a lo')
-    with pytest.raises(LockHeldError, match='unreadable lock file'):
+    with pytest.raises(LockHeldError) as caught:
         lock.acquire('run-a', {}, ttl=60)
+    # Named as the file it is, with the fix; never as a running rollback "by ?@?".
+    assert caught.value.msg.startswith("The lock file {0} is not a lock ops.rollback wrote (it starts '{{half a lo')".format(
+        lock.store.path))
+    assert '-e rollback_lock_force=true' in caught.value.msg and '?@?' not in caught.value.msg
     assert lock.acquire('run-a', {}, ttl=60, force=True)[1]['owner'] == 'run-a'
 
 

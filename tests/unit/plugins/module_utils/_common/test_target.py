@@ -106,7 +106,8 @@ def test_ledger_verdicts_are_merged_across_hosts():
         state('lab2', 'v1.3.0', good=['v1.2.8'], bad=['v1.2.9']),
     ])
     assert targets['demo'] == {'version': 'v1.2.8', 'revision': None, 'rule': 'ledger', 'current': ['v1.3.0'],
-                               'rolled_back_from': 'v1.3.0', 'hosts': ['lab1', 'lab2'], 'lead_host': 'lab1'}
+                               'rolled_back_from': 'v1.3.0', 'hosts': ['lab1', 'lab2'], 'lead_host': 'lab1',
+                               'notes': []}
 
 
 def test_only_versions_every_host_has_are_candidates():
@@ -133,3 +134,32 @@ def test_explicit_version_unknown_everywhere_lists_what_is_there():
 def test_explicit_version_is_validated_with_the_platforms_syntax():
     with pytest.raises(InvalidInputError, match='Refusing version'):
         fleet_targets([state('lab1', 'v1.3.0')], version='../v1.2.9')
+
+
+def test_previous_says_which_releases_it_skipped_and_where():
+    # v1.2.9 never finished deploying on lab2, so previous goes two steps back, and says so.
+    targets = fleet_targets([state('lab1', 'v1.3.0'), state('lab2', 'v1.3.0', available=['v1.2.8', 'v1.3.0'])])
+    assert targets['demo']['version'] == 'v1.2.8'
+    assert targets['demo']['notes'] == [
+        'skipped v1.2.9: it is not deployable on 1 of 2 hosts (lab2): on lab2, it does not exist there']
+
+
+def test_an_explicit_version_recorded_bad_is_refused_unless_allowed():
+    hosts = [state('lab1', 'v1.2.9', bad=['v1.3.0']), state('lab2', 'v1.2.9')]
+    with pytest.raises(InvalidInputError) as caught:
+        fleet_targets(hosts, version='v1.3.0')
+    assert caught.value.msg.startswith('Refusing to roll service demo back to v1.3.0: the release ledger records '
+                                       'it as bad (a rollback left it on lab1)')
+    assert '-e rollback_allow_bad_version=true' in caught.value.msg
+    forced = fleet_targets(hosts, version='v1.3.0', allow_bad=True)['demo']
+    assert (forced['version'], forced['forced']) == ('v1.3.0', True)
+    assert 'v1.3.0 is recorded as bad; rolling back to it anyway' in forced['notes'][0]
+
+
+def test_a_current_link_to_a_missing_release_is_no_current_version():
+    dangling = dict(state('lab2', None), current_missing='v1.3.5')
+    targets = fleet_targets([state('lab1', 'v1.3.0'), dangling])
+    # Not a version the fleet runs, so not one it rolls back from: v1.3.5 never reaches the ledger.
+    assert (targets['demo']['current'], targets['demo']['rolled_back_from']) == (['v1.3.0'], 'v1.3.0')
+    assert targets['demo']['version'] == 'v1.2.9'
+    assert targets['demo']['notes'] == ['lab2: current points at v1.3.5, a release that does not exist']

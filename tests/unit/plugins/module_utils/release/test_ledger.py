@@ -30,10 +30,23 @@ def test_bad_input_is_refused_and_nothing_written(tmp_path, version, state):
     assert not (tmp_path / 'rollback-ledger.json').exists()
 
 
-def test_corrupt_ledger_says_how_to_recover(tmp_path):
-    (tmp_path / 'rollback-ledger.json').write_text('{not json')
-    with pytest.raises(RollbackError, match='move it aside'):
+@pytest.mark.parametrize('content, why', [
+    ('{not json', 'not valid JSON'),
+    ('[1, 2]', 'it is not a JSON object with a list of "entries"'),
+    ('{"entries": {"v1": "good"}}', 'it is not a JSON object with a list of "entries"'),
+    ('{"entries": [{"version": "v1.2.9", "state": "good"}, "v1.3.0"]}', 'entry 2 is not an object with a "version"'),
+    (None, 'Is a directory'),
+])
+def test_malformed_ledger_names_the_file_and_the_fix(tmp_path, content, why):
+    path = tmp_path / 'rollback-ledger.json'
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_text(content)
+    with pytest.raises(RollbackError) as caught:
         FileLedger.beside(str(tmp_path)).verdicts()
+    assert caught.value.msg.startswith('Cannot read the release ledger {0}: {1}'.format(path, why))
+    assert 'move it aside to start an empty ledger' in caught.value.msg
 
 
 def _record_many(path, worker):

@@ -229,3 +229,14 @@ def test_unhealthy_target_is_left_in_place_and_fails_loudly(app, server):
 def test_check_mode_does_not_probe(app, closed_port_url):
     result = run(app, state='switched', version='v1.2.9', check_mode=True, health=_checker(closed_port_url))
     assert (result['changed'], 'health' in result, served(app)) == (True, False, 'v1.3.0')
+
+
+def test_a_current_link_to_a_missing_release_is_reported_not_taken_for_a_version(app):
+    os.unlink(str(app / 'current'))
+    os.symlink('releases/v1.3.5', str(app / 'current'))
+    listed = run(app, state='listed')
+    assert (listed['current'], listed['current_missing']) == (None, 'v1.3.5')
+    # Rolled back from the fleet's version, the phantom never reaches the ledger.
+    switched = run(app, state='switched', version='v1.2.9', rolled_back_from='v1.3.0')
+    assert (switched['from_version'], switched['to_version']) == (None, 'v1.2.9')
+    assert FileLedger.beside(str(app)).verdicts() == {'v1.3.0': 'bad'}
