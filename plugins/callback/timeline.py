@@ -19,6 +19,10 @@ description:
     V(FAILED on <hosts>) or V(planned)), each host with the version it ran before and runs now, and the duration and
     outcome of each phase, or why it was skipped. The summary is also the last line of the timeline.
   - The verdict is the one the report phase computed (C(report_verdicts)); the callback only renders it.
+  - The first SIGINT (Ctrl-C) or SIGTERM sent to C(ansible-playbook) asks the run to stop instead of ending it at
+    once. The hosts rolling back now finish their step, no further batch starts, every lock is released and the
+    summary printed (P(ops.rollback.stop_requested#lookup) tells the tasks). A second signal ends it at once, as
+    Ansible does without this callback.
   - Works beside any stdout callback, including AWX's.
 author: ops.rollback maintainers (!UNKNOWN)
 requirements:
@@ -51,6 +55,8 @@ import os
 
 from ansible import context
 from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.ops.rollback.plugins.plugin_utils.interrupt import graceful_stop
 
 PHASES = (
     'decide', 'announce', 'preflight', 'protect_data', 'prepare_traffic',
@@ -111,6 +117,8 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_start(self, playbook):
         self.check_mode = bool(context.CLIARGS.get('check'))
+        # Installed here, after Ansible's own handlers: the first SIGINT or SIGTERM then stops the run gracefully.
+        graceful_stop(self._display.warning)
         self._write({'event': 'start', 'at': _stamp(_now()), 'playbook': os.path.basename(playbook._file_name),
                      'check_mode': self.check_mode})
 

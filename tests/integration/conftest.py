@@ -130,10 +130,22 @@ class Lab:
         """The ``(version, state)`` verdicts a rollback run wrote in the host's ledger, oldest first."""
         return [(e['version'], e['state']) for e in self.ledger_entries(host) if e['note'].startswith('ops.rollback:')]
 
+    def locks(self):
+        """``{host: owner}`` of every rollback lock file on the lab's hosts."""
+        found = {}
+        for host in self.names:
+            text = subprocess.run([DOCKER, 'exec', self.container(host), 'cat', '/srv/demo/.ops-rollback.lock'],
+                                  capture_output=True, text=True, check=False).stdout
+            if text:
+                try:
+                    found[host] = json.loads(text).get('owner')
+                except ValueError:
+                    found[host] = '(unreadable)'
+        return found
+
     def locked(self):
-        """Whether the service's rollback lock file exists (on its first host)."""
-        return subprocess.run([DOCKER, 'exec', self.container('lab1'), 'test', '-e', '/srv/demo/.ops-rollback.lock'],
-                              check=False).returncode == 0
+        """Whether any host of the lab holds a rollback lock file."""
+        return bool(self.locks())
 
     def timeline(self):
         """The JSON lines the timeline callback wrote for the last run."""

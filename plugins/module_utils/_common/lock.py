@@ -45,6 +45,8 @@ def _parse(stamp):
 
 def describe(lock):
     """One line a user reads: who holds the lock, since when, until when."""
+    if 'unreadable' in lock:
+        return 'a file ops.rollback did not write (it starts {0!r})'.format(lock['unreadable'])
     holder = lock.get('holder') or {}
     who = '{0}@{1}'.format(holder.get('user', '?'), holder.get('controller', '?'))
     if holder.get('pid'):
@@ -201,7 +203,7 @@ def run_lock(store, state, owner, holder=None, ttl=3600, force=False, check_mode
                 result['changed'], _held_by = lock.release(owner)
             elif before is not None and not ours:
                 result['held_by'] = before
-                warn('The lock {0} is held by another {1}; left alone.'.format(store, describe(before)))
+                warn('The lock {0} is not this run\'s ({1}); left alone.'.format(store, describe(before)))
         elif check_mode:
             would_write = lock.new_lock(owner, holder, ttl)
             try:
