@@ -47,13 +47,30 @@ options:
     default: switched
   restart_command:
     description:
-      - Command that restarts the application after a switch, as an argument list run without a shell.
-      - When it fails, C(current) is pointed back at the release that is still running and the task fails with the
-        command's output. Nothing is left half done.
+      - Command that restarts the application after a switch, as an argument list run without a shell, one item per
+        argument, for example V([/usr/bin/systemctl, restart, demo]). A single item such as
+        V(/usr/bin/systemctl restart demo) is taken as the name of one program, which does not exist.
+      - The command runs in a session of its own, with its standard input from C(/dev/null), and must finish within
+        O(restart_timeout). Processes it leaves running (an application it starts) keep running; they should not write
+        to its standard output or error, which are read only until the command exits.
+      - When it exits with a non-zero code, cannot be executed (no such file, not executable, a missing C(#!)
+        interpreter) or is killed after O(restart_timeout), C(current) is pointed back at the release that is still
+        running and the task fails saying why, with RV(restarted=false) and RV(to_version) the release that still
+        serves. Nothing is left half done.
       - If a run is interrupted between the switch and a successful restart, the next run restarts, even though
         C(current) already points at the target.
     type: list
     elements: str
+  restart_timeout:
+    description:
+      - Seconds O(restart_command) may run, more than zero; fractions of a second are allowed, for example V(0.5).
+      - A restart still running after that is killed with every process it started (its process group is sent
+        C(SIGTERM), then C(SIGKILL) a few seconds later) and counts as a failed restart, as described in
+        O(restart_command).
+      - Validated before anything is switched.
+    type: float
+    default: 120
+    version_added: "0.2.0"
   health_check:
     description:
       - With O(state=switched), once C(current) points at the release and the application was restarted, check that
@@ -191,6 +208,13 @@ EXAMPLES = r"""
     version: v1.2.9
     restart_command: [/usr/bin/systemctl, restart, demo]
 
+- name: Roll back to v1.2.9 and restart, pointing current back if the restart takes over 30 seconds
+  ops.rollback.release_switch:
+    path: /srv/demo
+    version: v1.2.9
+    restart_command: [/usr/bin/systemctl, restart, demo]
+    restart_timeout: 30
+
 - name: Roll back to v1.2.9, restart, and wait until the release answers as v1.2.9 and healthy
   ops.rollback.release_switch:
     path: /srv/demo
@@ -233,20 +257,43 @@ EXAMPLES = r"""
 
 RETURN = r"""
 from_version:
-  description: Version C(current) pointed to before the task (null when there was no link).
+  description:
+    - Version C(current) pointed to before the task (null when there was no link).
+    - When the restart failed, could not be executed or was killed, the release still running, as RV(to_version).
   returned: always
   type: str
   sample: v1.3.0
 to_version:
-  description: Version C(current) points to after the task (in check mode, would point to).
+  description:
+    - Version C(current) points to after the task (in check mode, would point to), also when the task failed.
+    - When the restart failed, could not be executed or was killed, the release still running, which C(current)
+      points back at.
   returned: always
   type: str
   sample: v1.2.9
 restarted:
-  description: Whether O(restart_command) ran (in check mode, would run).
+  description:
+    - Whether O(restart_command) ran and succeeded (in check mode, would run).
+    - V(false) when the task failed before the restart or on it (non-zero exit, not executable, killed after
+      O(restart_timeout)); V(true) when it failed on O(health_check) after a restart.
   returned: when O(state=switched)
   type: bool
   sample: true
+rc:
+  description: Exit code of O(restart_command); null when it could not be executed or was killed.
+  returned: when the restart failed
+  type: int
+  sample: 5
+stdout:
+  description: The end (64 KiB at most) of what O(restart_command) wrote to its standard output.
+  returned: when the restart failed
+  type: str
+  sample: ""
+stderr:
+  description: The end (64 KiB at most) of what O(restart_command) wrote to its standard error.
+  returned: when the restart failed
+  type: str
+  sample: "Failed to restart demo.service: Unit demo.service not found."
 health:
   description:
     - Result of O(health_check), as M(ops.rollback.health_check) returns it (RV(ops.rollback.health_check#module:passed),
@@ -352,7 +399,7 @@ from ansible_collections.ops.rollback.plugins.module_utils.health.checker import
     checker_from_params,
     health_check_argument_spec,
 )
-from ansible_collections.ops.rollback.plugins.module_utils.release.driver import SymlinkDriver
+from ansible_collections.ops.rollback.plugins.module_utils.release.driver import DEFAULT_RESTART_TIMEOUT, SymlinkDriver
 from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import DEFAULT_LEDGER_FILE, FileLedger
 from ansible_collections.ops.rollback.plugins.module_utils.release.switch import run_release_switch
 from ansible_collections.ops.rollback.plugins.module_utils.release.tree import ReleaseTree
@@ -364,6 +411,7 @@ def argument_spec():
         version=dict(type='str'),
         state=dict(type='str', default='switched', choices=['switched', 'listed', 'pruned']),
         restart_command=dict(type='list', elements='str'),
+        restart_timeout=dict(type='float', default=DEFAULT_RESTART_TIMEOUT),
         health_check=dict(type='dict', options=health_check_argument_spec()),
         rolled_back_from=dict(type='str'),
         note=dict(type='str'),
@@ -392,7 +440,7 @@ def switch(module):
     health = checker_from_params(params['health_check'], 'health_check.endpoints') if params['health_check'] else None
     tree = ReleaseTree(params['path'], params['releases_dir'], params['current_link'], params['complete_marker'])
     driver = SymlinkDriver(tree, FileLedger.beside(tree.path, params['ledger_file']),
-                           restart_command=params['restart_command'], run_command=module.run_command)
+                           restart_command=params['restart_command'], restart_timeout=params['restart_timeout'])
     return run_release_switch(driver, state=params['state'], version=params['version'], keep=params['keep'],
                               check_mode=module.check_mode, health=health,
                               rolled_back_from=params['rolled_back_from'], note=params['note'])

@@ -22,7 +22,7 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.errors import
 from ansible_collections.ops.rollback.plugins.module_utils._common.version import RELEASE, sort_versions
 
 
-#: How a plan says it restarts the application (release_switch reports ``restarted`` from it).
+#: How a plan says it restarts the application (in check mode, release_switch reports ``restarted`` from it).
 RESTART_STEP = 'restart: '
 #: Seconds a restart may run before it is killed (release_switch's ``restart_timeout``).
 DEFAULT_RESTART_TIMEOUT = 120
@@ -95,15 +95,31 @@ def _quoted(argv):
 
 
 class SymlinkDriver(Driver):
-    """One host's release tree. ``run_command(argv) -> (rc, stdout, stderr)`` runs ``restart_command``."""
+    """One host's release tree.
+
+    ``run_command(argv, timeout) -> (rc, stdout, stderr)`` runs ``restart_command``,
+    as ``run_restart`` does: ``rc`` None when it was killed after ``timeout``
+    seconds, ``OSError`` when it cannot be executed. ``restarted`` says whether
+    ``apply`` restarted the application.
+    """
 
     version_syntax = RELEASE
 
-    def __init__(self, tree, ledger, restart_command=None, run_command=None):
+    def __init__(self, tree, ledger, restart_command=None, run_command=run_restart,
+                 restart_timeout=DEFAULT_RESTART_TIMEOUT):
+        if isinstance(restart_timeout, bool) or not isinstance(restart_timeout, (int, float)) \
+                or not math.isfinite(restart_timeout) or restart_timeout <= 0:
+            raise InvalidInputError(
+                'Refusing restart_timeout={0!r}: it must be a number of seconds more than zero (fractions allowed, '
+                'for example 0.5; the default is {1}). Nothing was switched.'.format(
+                    restart_timeout, DEFAULT_RESTART_TIMEOUT),
+                option='restart_timeout')
         self.tree = tree
         self.ledger = ledger
         self.restart_command = list(restart_command or [])
         self.run_command = run_command
+        self.restart_timeout = restart_timeout
+        self.restarted = False
 
     def describe(self):
         return 'the release tree {0}'.format(self.tree.path)
@@ -151,8 +167,9 @@ class SymlinkDriver(Driver):
         return Plan(steps, before=self._link_text(running), after=self._link_text(version))
 
     def apply(self, target, plan):
-        """Switch, then restart; if the restart fails, point ``current`` back at the
-        release that is still running, so the link never lies."""
+        """Switch, then restart; if the restart fails, cannot be executed or is killed after
+        ``restart_timeout``, point ``current`` back at the release that is still running,
+        so the link never lies."""
         version = target['version']
         running = self.tree.restart_pending() or self.tree.current()
         if self.restart_command:
@@ -161,15 +178,62 @@ class SymlinkDriver(Driver):
             self.tree.switch(version)
         if not self.restart_command:
             return
-        rc, out, err = self.run_command(self.restart_command)
+        command = _quoted(self.restart_command)
+        try:
+            rc, out, err = self.run_command(self.restart_command, self.restart_timeout)
+        except OSError as exc:
+            raise self._restart_failed(
+                version, running, 'the restart command could not be executed: {0}'.format(self._why_not(exc)),
+                self._fix_for(exc), rc=None, stdout='', stderr='')
+        output = (err or out or '').strip()[-500:]
+        if rc is None:
+            raise self._restart_failed(
+                version, running,
+                '{0} was still running after restart_timeout={1:g} s, so it was killed after {1:g} s together with '
+                'the processes it started (SIGTERM to its process group, then SIGKILL){2}'.format(
+                    command, self.restart_timeout, '; its output: ' + output if output else ', with no output'),
+                'Find out why the restart hangs, or raise restart_timeout, then run again.',
+                killed=True, rc=rc, stdout=out, stderr=err)
         if rc != 0:
-            if running and running != version:
-                self.tree.switch(running)
-            self.tree.clear_restart_pending()
-            raise RollbackError(
-                'Restart after switching {0} to {1} failed (rc={2}): {3}. current points back at {4}, which is '
-                'still running. Fix the restart command or the release, then run again.'.format(
-                    self.tree.current_path, version, rc, (err or out or '').strip()[-500:] or 'no output',
-                    running or '(nothing)'),
-                rc=rc, stdout=out, stderr=err, from_version=running, to_version=running)
+            raise self._restart_failed(
+                version, running, '(rc={0}): {1}'.format(rc, output or 'no output'),
+                'Fix the restart command or the release, then run again.', rc=rc, stdout=out, stderr=err)
         self.tree.clear_restart_pending()
+        self.restarted = True
+
+    def _restart_failed(self, version, running, what, next_step, killed=False, **facts):
+        """Point ``current`` back at ``running`` and clear the restart-pending marker; returns the error to raise."""
+        if running and running != version:
+            self.tree.switch(running)
+            where = '{0} points back at {1}, {2}.'.format(
+                self.tree.current_path, running,
+                'which ran before the switch; the killed restart may have stopped it, so check that it runs'
+                if killed else 'which is still running')
+        elif running:
+            where = '{0} still points at {1}, the release that ran before.'.format(self.tree.current_path, running)
+        else:
+            where = '{0} points at {1}, as no release was current before, but nothing was restarted into it.'.format(
+                self.tree.current_path, version)
+        self.tree.clear_restart_pending()
+        serving = running or version
+        return RollbackError(
+            'Restart after switching {0} to {1} failed{2}{3}. {4} {5}'.format(
+                self.tree.current_path, version, ' ' if what.startswith('(') else ': ', what, where, next_step),
+            from_version=serving, to_version=serving, restarted=False, **facts)
+
+    def _why_not(self, exc):
+        """Why the restart command cannot be executed, from the ``OSError`` that said so."""
+        program = self.restart_command[0]
+        why = '{0}: {1}'.format(program, exc.strerror or exc)
+        if exc.errno == errno.ENOENT and '/' in program and os.path.isfile(program):
+            why += ' (the file exists, so the interpreter its #! line names does not)'
+        elif exc.errno == errno.EACCES and os.path.isfile(program) and not os.access(program, os.X_OK):
+            why += ' (the file is not executable)'
+        return why
+
+    def _fix_for(self, exc):
+        if len(self.restart_command) == 1 and len(self.restart_command[0].split()) > 1:
+            return ("restart_command must be an argument list, one item per argument, for example "
+                    "['/usr/bin/systemctl', 'restart', 'demo'], not one string with spaces: fix it, then run again.")
+        return ('Fix restart_command: its first item must be an executable file (an absolute path is safest), '
+                'then run again.')

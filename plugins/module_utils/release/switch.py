@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
 from ansible_collections.ops.rollback.plugins.module_utils._common.ledger import BAD, GOOD
 from ansible_collections.ops.rollback.plugins.module_utils._common.runner import run_rollback
 from ansible_collections.ops.rollback.plugins.module_utils.release.driver import RESTART_STEP
@@ -18,9 +19,20 @@ def run_release_switch(driver, state, version=None, keep=None, check_mode=False,
     tree = driver.tree
     before = tree.current()
     if state == 'switched':
-        result = run_rollback(driver, version=version, check_mode=check_mode, health=health,
-                              rolled_back_from=rolled_back_from, note=note)
-        result['restarted'] = any(step.startswith(RESTART_STEP) for step in result['plan'])
+        try:
+            result = run_rollback(driver, version=version, check_mode=check_mode, health=health,
+                                  rolled_back_from=rolled_back_from, note=note)
+        except RollbackError as err:
+            # A failed result says it too: restarted or not (a failed restart said
+            # so itself), and where current points; an error raised before the
+            # switch left it where it was.
+            err.details.setdefault('restarted', driver.restarted)
+            err.details.setdefault('from_version', (driver.current() or {}).get('version'))
+            err.details.setdefault('to_version', before)
+            raise
+        # In check mode, whether it would restart; otherwise whether it did.
+        result['restarted'] = (any(step.startswith(RESTART_STEP) for step in result['plan']) if check_mode
+                               else driver.restarted)
     else:
         result = {'changed': False, 'from_version': before, 'to_version': before}
     if state == 'pruned':

@@ -39,6 +39,8 @@ def test_switch_check_mode_changes_nothing(app, run_module):
     ({'version': 'v9.9.9'}, 'Cannot roll back the release tree'),
     ({'state': 'listed', 'keep': 3}, 'Option keep does not apply to state=listed (only to state=pruned)'),
     ({'state': 'pruned'}, 'missing: keep'),
+    ({'version': 'v1.2.9', 'restart_command': ['/bin/true'], 'restart_timeout': 0}, 'Refusing restart_timeout=0.0'),
+    ({'version': 'v1.2.9', 'restart_timeout': 'soon'}, 'restart_timeout'),
 ])
 def test_switch_refuses_bad_input(app, run_module, args, message):
     code, result = run_module(release_switch.main, dict(args, path=str(app)))
@@ -91,3 +93,22 @@ def test_switch_health_gate_hides_header_values(app, run_module, server):
     assert code == 1 and result['changed'] is True and result['to_version'] == 'v1.2.9'
     assert 's3cr3t' not in json.dumps(result)
     assert result['health']['endpoints'][0]['reason'] == "json_query 'auth' gave '********', expected 'expected'"
+
+
+def test_switch_restart_reports_restarted(app, run_module):
+    code, result = run_module(release_switch.main, {'path': str(app), 'version': 'v1.2.9',
+                                                    'restart_command': ['/bin/true'], 'restart_timeout': 5})
+    assert (code, result['changed'], result['restarted'], result['to_version']) == (0, True, True, 'v1.2.9')
+    code, result = run_module(release_switch.main, {'path': str(app), 'version': 'v1.2.9',
+                                                    'restart_command': ['/bin/true']})
+    assert (code, result['changed'], result['restarted']) == (0, False, False)
+
+
+def test_switch_restart_that_cannot_run_fails_pointing_current_back(app, run_module):
+    code, result = run_module(release_switch.main, {'path': str(app), 'version': 'v1.2.9',
+                                                    'restart_command': ['/usr/local/bin/demo-restart --now']})
+    assert code == 1 and result['failed']
+    assert (result['restarted'], result['from_version'], result['to_version']) == (False, 'v1.3.0', 'v1.3.0')
+    assert 'could not be executed' in result['msg'] and 'must be an argument list' in result['msg']
+    assert os.readlink(str(app / 'current')) == 'releases/v1.3.0'
+    assert not os.path.lexists(str(app / '.current.restart-pending'))

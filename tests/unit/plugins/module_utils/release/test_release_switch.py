@@ -3,9 +3,13 @@
 """The release tree, the symlink driver and release_switch on a real file system."""
 from __future__ import annotations
 
+import functools
 import os
 import re
+import signal
+import sys
 import threading
+import time
 
 import pytest
 
@@ -15,7 +19,7 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.errors import
     RollbackError,
 )
 from ansible_collections.ops.rollback.plugins.module_utils.health.checker import checker_from_params
-from ansible_collections.ops.rollback.plugins.module_utils.release.driver import SymlinkDriver
+from ansible_collections.ops.rollback.plugins.module_utils.release.driver import SymlinkDriver, run_restart
 from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import FileLedger
 from ansible_collections.ops.rollback.plugins.module_utils.release.switch import run_release_switch
 from ansible_collections.ops.rollback.plugins.module_utils.release.tree import ReleaseTree
@@ -67,9 +71,11 @@ def test_check_mode_reports_the_plan_and_changes_nothing(app):
     ('v1.2.9; rm -rf /', InvalidInputError, 'Refusing version'),
 ])
 def test_bad_targets_fail_and_change_nothing(app, version, error, text):
-    with pytest.raises(error, match=re.escape(text)):
-        run(app, state='switched', version=version)
+    with pytest.raises(error, match=re.escape(text)) as caught:
+        run(app, state='switched', version=version, restart=Restarts(app))
     assert served(app) == 'v1.3.0'
+    details = caught.value.details
+    assert (details['restarted'], details['from_version'], details['to_version']) == (False, 'v1.3.0', 'v1.3.0')
 
 
 def test_previous_without_ledger_is_the_release_before_current(app):
@@ -159,8 +165,8 @@ class Restarts:
     def __init__(self, app, rc=0):
         self.app, self.rc, self.saw = app, rc, []
 
-    def __call__(self, argv):
-        assert argv == ['/usr/bin/systemctl', 'restart', 'demo']
+    def __call__(self, argv, timeout):
+        assert (argv, timeout) == (['/usr/bin/systemctl', 'restart', 'demo'], 120)
         self.saw.append(served(self.app))
         return self.rc, '', 'unit demo.service not found' if self.rc else ''
 
@@ -222,7 +228,7 @@ def test_unhealthy_target_is_left_in_place_and_fails_loudly(app, server):
     assert 'status 500, expected 200' in caught.value.msg
     details = caught.value.details
     assert (details['changed'], details['from_version'], details['to_version']) == (True, 'v1.3.0', 'v1.2.9')
-    assert details['health']['passed'] is False
+    assert (details['health']['passed'], details['restarted']) == (False, True)
     assert served(app) == 'v1.2.9'
 
 
@@ -240,3 +246,158 @@ def test_a_current_link_to_a_missing_release_is_reported_not_taken_for_a_version
     switched = run(app, state='switched', version='v1.2.9', rolled_back_from='v1.3.0')
     assert (switched['from_version'], switched['to_version']) == (None, 'v1.2.9')
     assert FileLedger.beside(str(app)).verdicts() == {'v1.3.0': 'bad'}
+
+
+# --- restarts as real processes: whatever happens, current never lies ---
+
+def switch_restarting(app, argv, timeout=120, run_command=run_restart):
+    """Switch v1.3.0 -> v1.2.9 with a real restart command; returns the failure."""
+    driver = SymlinkDriver(ReleaseTree(str(app)), FileLedger.beside(str(app)), restart_command=argv,
+                           restart_timeout=timeout, run_command=run_command)
+    with pytest.raises(RollbackError) as caught:
+        run_release_switch(driver, state='switched', version='v1.2.9')
+    return caught.value
+
+
+def assert_pointed_back(app, failure):
+    """current points back at v1.3.0, no restart is pending, and the failure says so."""
+    assert os.readlink(str(app / 'current')) == 'releases/v1.3.0'
+    assert not os.path.lexists(str(app / '.current.restart-pending'))
+    assert '{0}/current points back at v1.3.0'.format(app) in failure.msg
+    details = failure.details
+    assert (details['restarted'], details['from_version'], details['to_version']) == (False, 'v1.3.0', 'v1.3.0')
+
+
+def _script(path, text, mode):
+    path.write_text(text)
+    path.chmod(mode)
+    return str(path)
+
+
+@pytest.mark.parametrize('make, texts', [
+    (lambda app: [str(app / 'bin' / 'demo-restart')],
+     ['could not be executed: {app}/bin/demo-restart: No such file or directory. ', 'which is still running',
+      'Fix restart_command: its first item must be an executable file']),
+    (lambda app: [_script(app / 'demo-restart', '#!/bin/sh\nexit 0\n', 0o644)],
+     ['could not be executed: {app}/demo-restart: Permission denied (the file is not executable). ']),
+    (lambda app: [_script(app / 'demo-restart', '#!/nonexistent/python9\n', 0o755)],
+     ['could not be executed: {app}/demo-restart: No such file or directory (the file exists, so the '
+      'interpreter its #! line names does not)']),
+    (lambda app: ['/usr/local/bin/demo-restart --now'],
+     ["could not be executed: /usr/local/bin/demo-restart --now: No such file or directory. ",
+      "restart_command must be an argument list, one item per argument, for example "
+      "['/usr/bin/systemctl', 'restart', 'demo'], not one string with spaces"]),
+], ids=['missing', 'not-executable', 'missing-interpreter', 'one-string-with-spaces'])
+def test_a_restart_that_cannot_be_executed_points_current_back(app, make, texts):
+    failure = switch_restarting(app, make(app))
+    assert_pointed_back(app, failure)
+    assert failure.msg.startswith('Restart after switching {0}/current to v1.2.9 failed: the restart command '
+                                  'could not be executed: '.format(app))
+    for text in texts:
+        assert text.format(app=app) in failure.msg
+    assert failure.details['rc'] is None
+    assert served(app) == 'v1.3.0'
+
+
+def test_a_restart_that_exits_non_zero_points_current_back(app):
+    # The command sees current switched (its stdout), then current is pointed back.
+    failure = switch_restarting(app, [sys.executable, '-c', 'import os, sys; print(os.readlink(sys.argv[1])); '
+                                      'sys.exit("unit demo.service not found")', str(app / 'current')])
+    assert_pointed_back(app, failure)
+    assert '(rc=1): unit demo.service not found. ' in failure.msg
+    assert 'which is still running. Fix the restart command or the release' in failure.msg
+    assert (failure.details['rc'], failure.details['stdout']) == (1, 'releases/v1.2.9\n')
+
+
+# The restart: starts a child, then hangs. Each writes its pid once it is
+# ready, ignoring SIGTERM if told to, so that only SIGKILL ends it.
+_HANG = """
+import os, signal, subprocess, sys, time
+role, pids, stubborn = sys.argv[1], sys.argv[2], sys.argv[3]
+if role in stubborn.split(','):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if role == 'leader':
+    subprocess.Popen([sys.executable, '-c', sys.argv[4], 'child', pids, stubborn, ''])
+    print('stopping demo', flush=True)
+with open(os.path.join(pids, role), 'w') as handle:
+    handle.write(str(os.getpid()))
+time.sleep(60)
+"""
+
+
+def _alive(pid):
+    """Running (a zombie is dead: only its exit status is left for its parent)."""
+    try:
+        with open('/proc/{0}/stat'.format(pid)) as handle:
+            return handle.read().rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize('stubborn', ['', 'child', 'leader,child'])
+def test_a_restart_that_hangs_is_killed_with_its_children_and_current_points_back(app, tmp_path_factory, stubborn):
+    pids = tmp_path_factory.mktemp('pids')
+    grace = 1
+    started = time.monotonic()
+    failure = switch_restarting(app, [sys.executable, '-c', _HANG, 'leader', str(pids), stubborn, _HANG], timeout=1,
+                                run_command=functools.partial(run_restart, grace=grace))
+    elapsed = time.monotonic() - started
+    assert_pointed_back(app, failure)
+    assert 'was still running after restart_timeout=1 s, so it was killed after 1 s together with the processes ' \
+           'it started (SIGTERM to its process group, then SIGKILL); its output: stopping demo. ' in failure.msg
+    assert 'which ran before the switch; the killed restart may have stopped it, so check that it runs. ' \
+           'Find out why the restart hangs, or raise restart_timeout' in failure.msg
+    assert failure.details['rc'] is None
+    # Bounded: the timeout, at most the grace, and process start-up.
+    assert 1 <= elapsed < 1 + grace + 2, elapsed
+    killed = [int((pids / role).read_text()) for role in ('leader', 'child')]
+    # SIGKILL is delivered at once, but an exit takes the kernel a moment.
+    deadline = time.monotonic() + 2
+    while any(_alive(pid) for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in killed if _alive(pid)] == []
+
+
+def test_a_restart_that_leaves_a_daemon_running_returns_when_it_exits(tmp_path):
+    """The daemon keeps the command's stdout open; the restart is done when the command exits, not at its EOF."""
+    started = time.monotonic()
+    rc, out, err = run_restart(['/bin/sh', '-c', 'sleep 30 & echo $! > "$0"; echo started', str(tmp_path / 'pid')],
+                               timeout=10)
+    daemon = int((tmp_path / 'pid').read_text())
+    try:
+        assert (rc, out, err) == (0, 'started\n', '')
+        assert time.monotonic() - started < 5
+        assert _alive(daemon)
+    finally:
+        os.kill(daemon, signal.SIGKILL)
+
+
+def test_restart_output_is_kept_to_its_end():
+    rc, out, err = run_restart([sys.executable, '-c', 'import sys; sys.stdout.write("x" * 100000 + "end")'],
+                               timeout=10)
+    assert (rc, len(out), out[-3:], err) == (0, 64 * 1024, 'end', '')
+
+
+@pytest.mark.parametrize('timeout', [0, -1, float('nan'), float('inf'), True, '5'])
+def test_restart_timeout_must_be_positive_seconds(app, timeout):
+    with pytest.raises(InvalidInputError, match=re.escape('Refusing restart_timeout={0!r}: it must be a number of '
+                                                          'seconds more than zero'.format(timeout))):
+        SymlinkDriver(ReleaseTree(str(app)), FileLedger.beside(str(app)), restart_command=['/bin/true'],
+                      restart_timeout=timeout)
+
+
+def test_a_real_restart_that_succeeds_is_reported(app):
+    driver = SymlinkDriver(ReleaseTree(str(app)), FileLedger.beside(str(app)), restart_command=['/bin/true'],
+                           restart_timeout=5)
+    result = run_release_switch(driver, state='switched', version='v1.2.9')
+    assert (result['restarted'], result['to_version'], served(app)) == (True, 'v1.2.9', 'v1.2.9')
+    assert not os.path.lexists(str(app / '.current.restart-pending'))
+
+
+def test_a_failed_restart_after_an_interrupted_run_points_back_at_what_still_runs(app):
+    # The previous run switched to v1.2.9 and died before restarting: v1.3.0 still runs.
+    tree = ReleaseTree(str(app))
+    tree.mark_restart_pending('v1.3.0')
+    tree.switch('v1.2.9')
+    failure = switch_restarting(app, [str(app / 'bin' / 'demo-restart')])
+    assert_pointed_back(app, failure)
