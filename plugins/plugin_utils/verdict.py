@@ -53,7 +53,10 @@ def host_result(host, check_mode, refused=False):
         return 'not reached: left on {0}'.format(host.get('from_version') or '(none)')
     if check_mode:
         return 'plan only (check mode)'
-    return 'ok' if host.get('from_version') != host.get('to_version') else 'ok, already there'
+    if host.get('from_version') != host.get('to_version'):
+        return 'ok, restarted' if host.get('restarted') else 'ok'
+    # Already there, yet restarted: an earlier run switched but never finished its restart.
+    return 'ok, already there, restarted' if host.get('restarted') else 'ok, already there'
 
 
 def service_verdict(hosts, check_mode=False, verified=False, stopped=None):
@@ -104,6 +107,7 @@ def run_verdicts(hosts_vars, targets, check_mode=False):
                 '{0} (missing release)'.format(state['current_missing']) if state.get('current_missing') else None),
             'to_version': outcome.get('to_version') or state.get('current'),
             'reached': bool(outcome),
+            'restarted': bool(outcome.get('restarted')),
             'failure': outcome.get('failure') or (
                 'not healthy on the target version: {0}'.format(checked.get('msg')) if checked.get('passed') is False
                 else None),
