@@ -5,6 +5,7 @@ same hosts, an operator's Ctrl-C or a SIGTERM mid-batch, bad settings, a bad
 version asked for, releases missing on some hosts, broken ledger and lock files."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -120,6 +121,20 @@ def test_bad_settings_are_refused_before_any_host_is_touched(broken_fleet, setti
     assert lab.served_all() == ALL_BROKEN and lab.locks() == {}
 
 
+@pytest.mark.parametrize('setting, words', [
+    ('{"symlink_restart_command": "/usr/local/bin/demo-restart --now"}',
+     'symlink_restart_command must be an argument list'),
+    ('{"symlink_restart_timeout": 0}', 'symlink_restart_timeout 0 must be a number of seconds above 0'),
+    ('{"symlink_health_endpoints": "http://127.0.0.1:8000/health"}', 'symlink_health_endpoints'),
+])
+def test_bad_platform_settings_are_refused_before_any_lock(broken_fleet, setting, words):
+    lab = broken_fleet
+    _rc, output = lab.run('-e', 'version=v1.2.9', '-e', setting, expect_rc=2)
+    assert re.search(r'-> refused: lab\d: .*{0}'.format(re.escape(words)), output, re.S), output[-3000:]
+    assert 'TASK [ops.rollback.lock : Take' not in output
+    assert lab.served_all() == ALL_BROKEN and lab.locks() == {}
+
+
 def test_a_version_recorded_bad_is_refused_unless_allowed(broken_fleet):
     lab = broken_fleet
     left_v128 = ('import json\n'
@@ -176,3 +191,27 @@ def test_malformed_ledger_and_lock_files_are_named_with_the_fix(broken_fleet, pa
     assert 'Nothing was changed.' in output and "has no attribute" not in output and '?@?' not in output
     assert lab.served_all() == ALL_BROKEN
     assert set(lab.locks()) <= {'lab2'}     # only the planted file, if that is what was planted
+
+
+def test_secrets_in_health_urls_never_reach_the_output_or_the_timeline(broken_fleet):
+    lab = broken_fleet
+    token, password = 'T0k3n-pl4nted-9f2c', 'pa55-pl4nted-77e1'
+    healthy = {'rollback_health_endpoints': [
+        {'url': 'http://127.0.0.1:8000/health?token=' + token, 'json_query': 'status', 'equals': 'ok'}]}
+    _rc, output = lab.run('-vvv', '-e', 'version=v1.2.9', '-e', json.dumps(healthy))
+    assert 'service demo: target v1.2.9 (rule: explicit) -> done' in output
+    with open(lab.last_timeline) as handle:
+        timeline = handle.read()
+    assert token not in output and token not in timeline
+    assert 'token=' in output   # the endpoint is still named, its secret masked
+    assert os.stat(lab.last_timeline).st_mode & 0o777 == 0o600
+
+    # Failing, the error says which endpoint failed, without its credentials.
+    failing = {'rollback_health_endpoints': [{'url': 'http://ops:{0}@127.0.0.1:8000/missing?token={1}'.format(
+        password, token)}], 'rollback_health_retries': 1}
+    _rc, output = lab.run('-vvv', '-e', 'version=v1.2.8', '-e', json.dumps(failing), expect_rc=2)
+    with open(lab.last_timeline) as handle:
+        timeline = handle.read()
+    assert 'FAILED on lab1' in output and '127.0.0.1:8000/missing' in output
+    for secret in (password, token):
+        assert secret not in output and secret not in timeline
