@@ -24,6 +24,9 @@ description:
     summary printed (P(ops.rollback.stop_requested#lookup) tells the tasks). A second signal ends it at once, as
     Ansible does without this callback.
   - Works beside any stdout callback, including AWX's.
+  - Secrets in URLs are masked as C(********) in everything it writes and prints, that is the password of a
+    C(user:password@) and every query value of any C(http://) or C(https://) URL, wherever it appears in a record.
+    The timeline file is created readable by its owner only (mode C(0600)).
 author: ops.rollback maintainers (!UNKNOWN)
 requirements:
   - Enable it with C(callbacks_enabled = ops.rollback.timeline) in C(ansible.cfg) or E(ANSIBLE_CALLBACKS_ENABLED).
@@ -56,6 +59,7 @@ import os
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
+from ansible_collections.ops.rollback.plugins.module_utils._common.redact import mask_data, mask_urls
 from ansible_collections.ops.rollback.plugins.plugin_utils.interrupt import graceful_stop
 
 PHASES = (
@@ -100,6 +104,8 @@ class CallbackModule(CallbackBase):
                 _now().strftime('%Y%m%dT%H%M%SZ'), os.getpid()))
 
     def _write(self, record):
+        # Task results, messages and verdicts may hold URLs with credentials or tokens in them.
+        record = mask_data(record)
         # Only rollbacks get a timeline: other playbooks run with the same
         # ansible.cfg (a deploy, a drill's setup) leave no file and no summary.
         if self._file is None and not self.phases:
@@ -109,7 +115,9 @@ class CallbackModule(CallbackBase):
             directory = os.path.dirname(self.path)
             if directory and not os.path.isdir(directory):
                 os.makedirs(directory)
-            self._file = open(self.path, 'a')
+            # Created readable by its owner only (not chmod'ed later, which would leave a window): records quote
+            # task messages and results.
+            self._file = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), 'a')
         for line in self._pending + [record]:
             self._file.write(json.dumps(line, sort_keys=True) + '\n')
         self._pending = []
@@ -215,4 +223,4 @@ class CallbackModule(CallbackBase):
                 lines.append('  {0:<16} {1:<7} {2:6.1f} s'.format(
                     phase, span['outcome'], (span['end'] - span['start']).total_seconds()))
         lines.append('timeline: {0}'.format(self.path))
-        return lines
+        return [mask_urls(line) for line in lines]

@@ -37,7 +37,17 @@ options:
     required: true
     suboptions:
       url:
-        description: Full C(http://) or C(https://) URL to request.
+        description:
+          - Full C(http://) or C(https://) URL to request.
+          - Credentials in the URL are masked as C(********) in the output and logs, that is the password of a
+            C(user:password@) and the value of every query parameter (C(?token=********)). This covers the results,
+            messages and errors of the module, its invocation (shown with C(-vvv) and logged on the managed host) and
+            the timeline file of P(ops.rollback.timeline#callback). The scheme, user name, host, port, path and
+            query keys stay readable, so a failing endpoint can still be told apart.
+          - A value of 8 characters or more is masked wherever it appears in the output; a shorter one only in the URL,
+            so that short values such as V(1) or V(json) do not blank unrelated text.
+          - Prefer O(endpoints[].headers) for tokens, for example C(Authorization) with a bearer token. A URL also ends up
+            in the access logs of the server and of any proxy in between.
         type: str
         required: true
       method:

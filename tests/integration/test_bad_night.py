@@ -215,3 +215,19 @@ def test_secrets_in_health_urls_never_reach_the_output_or_the_timeline(broken_fl
     assert 'FAILED on lab1' in output and '127.0.0.1:8000/missing' in output
     for secret in (password, token):
         assert secret not in output and secret not in timeline
+
+
+@pytest.mark.parametrize('restart, words', [
+    (['/usr/local/bin/demo-restrat'], 'the restart command could not be executed: /usr/local/bin/demo-restrat'),
+    (['/bin/sh', '-c', 'sleep 60'], 'was still running after restart_timeout=2 s'),
+])
+def test_a_restart_that_cannot_run_or_hangs_points_back_and_stops(broken_fleet, restart, words):
+    lab = broken_fleet
+    settings = {'symlink_restart_command': restart, 'symlink_restart_timeout': 2}
+    _rc, output = lab.run('-e', 'version=v1.2.9', '-e', json.dumps(settings), expect_rc=2)
+    assert words in output, output[-3000:]
+    # The summary says where lab1 was left: on the release still serving, not restarted.
+    assert re.search(r'lab1\s+v1\.3\.0 -> v1\.3\.0\s+FAILED', output), output[-3000:]
+    assert re.search(r'lab2\s+v1\.3\.0 -> v1\.3\.0\s+not reached', output)
+    assert [lab.current(h) for h in lab.names] == ['v1.3.0'] * 3
+    assert lab.served_all() == ALL_BROKEN and lab.locks() == {}

@@ -7,6 +7,11 @@
 the chosen ``state``, runs the module's handler (plain module_utils code),
 turns the collection's errors into ``fail_json`` with their context, and
 returns the diff only when asked for.
+
+Secrets in URLs (the password of ``user:password@`` and query values) of
+any option, such as ``endpoints[].url``, are added to ``no_log_values``, so
+AnsibleModule masks them in the invocation (shown at -vvv, logged on the
+managed host) and in the result of every module.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,6 +23,21 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError, RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils._common.redact import url_no_log_values
+
+
+class _Module(AnsibleModule):
+    """AnsibleModule that treats the secrets of URLs in its options as no_log values from the start.
+
+    AnsibleModule reads its options in ``_load_params``, then validates them
+    (failing with the invocation) and logs the invocation on the managed host,
+    all inside its constructor; the secrets are added right after the read, so
+    they are masked there too, not only in the result.
+    """
+
+    def _load_params(self):
+        super(_Module, self)._load_params()
+        self.no_log_values.update(url_no_log_values(self.params))
 
 
 def refuse_options_not_for_state(params, state_options):
@@ -38,7 +58,10 @@ def run_module(argument_spec, handler, state_options=None, **module_kwargs):
     ``module_kwargs`` go to AnsibleModule (``required_if``, ``mutually_exclusive``...);
     every module supports check mode, so it is always on.
     """
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **module_kwargs)
+    module = _Module(argument_spec=argument_spec, supports_check_mode=True, **module_kwargs)
+    # Again on the validated options, which is also where the secrets are added should a version of
+    # ansible-core read its options without _load_params.
+    module.no_log_values.update(url_no_log_values(module.params))
     try:
         refuse_options_not_for_state(module.params, state_options)
         result = handler(module)

@@ -18,6 +18,12 @@ Plain classes, no AnsibleModule, so pytest drives them directly.
   behind ``open_url``), so proxies, TLS validation and redirects behave as
   everywhere else in Ansible.
 
+Secrets in endpoint URLs (the password of ``user:password@``, query
+values) never leave the checker: every URL it reports, in results, messages
+and errors, is masked by ``redact.mask_url``, and secrets of
+``redact.MIN_SECRET_LENGTH`` characters or more are masked wherever they
+appear in a reason (a server or an exception that echoes them).
+
 A ``fetch`` callable takes ``(url, method, headers, timeout, validate_certs)``
 and returns ``(status, body_bytes)`` for every HTTP answer, including 4xx/5xx.
 When no HTTP answer arrives it raises ``ProbeError`` (reason already worded for
@@ -40,6 +46,12 @@ import time
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import (
     InvalidInputError,
     RollbackError,
+)
+from ansible_collections.ops.rollback.plugins.module_utils._common.redact import (
+    MASK,
+    mask_url,
+    mask_urls,
+    secret_values,
 )
 
 ALLOWED_METHODS = ('GET', 'HEAD')
@@ -211,6 +223,10 @@ class Endpoint:
     non-empty (not null, false, "", [] or {}). ``equals=None`` means "not set".
     ``max_latency_ms`` bounds the time from sending the request to having read
     the body.
+
+    ``url`` is what is requested. ``shown_url`` is what is reported, with the
+    password and the query values masked, and ``mask(text)`` masks them in any
+    text about the endpoint.
     """
 
     def __init__(self, url, method='GET', status=200, body_regex=None, json_query=None, equals=None,
@@ -226,6 +242,19 @@ class Endpoint:
         self.validate_certs = validate_certs
         self._regex = None
         self._query = None
+        # Longest first, so a secret that contains another is masked whole.
+        self._secrets = sorted(secret_values(url), key=len, reverse=True) if isinstance(url, str) else []
+
+    @property
+    def shown_url(self):
+        return mask_url(self.url)
+
+    def mask(self, text):
+        """``text`` with every URL in it masked, and this endpoint's secrets wherever they appear."""
+        text = mask_urls(text)
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
 
     @classmethod
     def coerce(cls, spec):
@@ -239,16 +268,16 @@ class Endpoint:
                     'An endpoint with keys {0} was refused ({1}); the keys are url (required), method, status, '
                     'body_regex, json_query, equals, max_latency_ms, headers and validate_certs.'.format(
                         ', '.join(sorted(str(key) for key in spec)) or 'none', err))
-        raise InvalidInputError(
+        raise InvalidInputError(mask_urls(
             'Each item of endpoints must be a mapping with at least url (got {0!r}); '
-            'for example {{url: "http://127.0.0.1:8000/health"}}.'.format(spec))
+            'for example {{url: "http://127.0.0.1:8000/health"}}.'.format(spec)))
 
     def validate(self, where):
         """Check every field and compile the regex and the query; ``where`` names the option, e.g. ``endpoints[0]``."""
         if not isinstance(self.url, str) or not re.match(r'^https?://[^/\s?#]+', self.url, re.IGNORECASE):
             raise InvalidInputError(
                 '{0}.url {1!r} is not an http:// or https:// URL. Give the full URL with scheme and host, '
-                'for example http://127.0.0.1:8000/health.'.format(where, self.url), option=where + '.url')
+                'for example http://127.0.0.1:8000/health.'.format(where, mask_url(self.url)), option=where + '.url')
         if self.method not in ALLOWED_METHODS:
             raise InvalidInputError(
                 '{0}.method {1!r} is not supported; use one of {2}.'.format(where, self.method, ', '.join(ALLOWED_METHODS)),
@@ -545,7 +574,7 @@ class _Tally:
 
     def as_dict(self):
         return {
-            'url': self.endpoint.url,
+            'url': self.endpoint.shown_url,
             'ok': self.ok,
             'status': self.status,
             'latency_ms': self.latency_ms,
@@ -588,7 +617,7 @@ class HealthResult:
             return 'Health check failed for {0} of {1} after {2}: {3}. ' \
                    "Check the service's logs; the check needs {4}.".format(
                        len(failing), _plural(len(self._tallies), 'endpoint'), rounds,
-                       '; '.join('{0}: {1}'.format(t.endpoint.url, t.reason) for t in failing), needs)
+                       '; '.join('{0}: {1}'.format(t.endpoint.shown_url, t.reason) for t in failing), needs)
         # Every endpoint passed the last round, but not for long enough: the
         # streak was reset by an earlier failure (only possible with successes > 1).
         last = max(t.last_failed_round or 0 for t in self._tallies)
@@ -596,7 +625,7 @@ class HealthResult:
         return 'Health check failed: after {0} the service had passed only {1} in a row of the {2} needed; ' \
                'round {3} failed ({4}). The service is flapping: check its logs, or raise retries to give it ' \
                'more time.'.format(rounds, _plural(self.streak, 'round'), self.successes, last,
-                                   '; '.join('{0}: {1}'.format(t.endpoint.url, t.reason) for t in flapped))
+                                   '; '.join('{0}: {1}'.format(t.endpoint.shown_url, t.reason) for t in flapped))
 
 
 class HealthChecker:
@@ -668,7 +697,7 @@ class HealthChecker:
         tally.ok = reason is None
         if reason is not None:
             tally.failures += 1
-            tally.reason = reason
+            tally.reason = endpoint.mask(reason)
             tally.last_failed_round = round_number
         return tally.ok
 

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import datetime
+import json
+import os
+import stat
 
 import pytest
 
@@ -66,3 +69,85 @@ def test_no_verdict_says_so():
     cb = CallbackModule()
     cb.path = '/tmp/timeline.jsonl'
     assert 'no verdict: the run ended before its report phase' in '\n'.join(cb.summary_lines())
+
+
+# Secrets in URLs never reach the timeline file nor the summary; the file is its owner's only.
+TOKEN = 's3cr3t-token-0123'
+SECRET_URL = 'http://ops:hunter2@127.0.0.1:8000/health?token={0}&env=Zq7'.format(TOKEN)
+MASKED_URL = 'http://ops:********@127.0.0.1:8000/health?token=********&env=********'
+PLANTED = (TOKEN, 'hunter2', 'Zq7')
+
+
+class _Display:
+    verbosity = 0
+
+    def __init__(self):
+        self.lines = []
+
+    def display(self, msg, *args, **kwargs):
+        self.lines.append(msg)
+
+
+class _Named:
+    def __init__(self, name):
+        self._name = name
+        self._uuid = 'uuid-' + name
+
+    def get_name(self):
+        return self._name
+
+
+class _Result:
+    def __init__(self, host, task, result):
+        self._host, self._task, self._result = _Named(host), _Named(task), result
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _run(tmp_path):
+    display = _Display()
+    cb = CallbackModule(display=display)
+    cb.path = str(tmp_path / 'timeline.jsonl')
+    cb._write({'event': 'start', 'at': 'now', 'playbook': 'rollback.yml', 'check_mode': False,
+               'args': {'health_check': {'endpoints': [{'url': SECRET_URL}]}}})   # held until it is a rollback
+    cb._phase = 'verify'
+    cb._record(_Result('lab1', 'Check health', {
+        'msg': 'Health check failed for 1 of 1 endpoint after 1 round: {0}: status 500'.format(SECRET_URL),
+        'ansible_facts': {'report_verdicts': {'demo': {'target': 'v1.2.9', 'rule': 'ledger', 'text': 'FAILED on lab1',
+                                                       'hosts': {'lab1': {'from_version': 'v1.3.0',
+                                                                          'to_version': 'v1.2.9',
+                                                                          'result': 'FAILED ({0})'.format(SECRET_URL)}}}}},
+    }), 'failed')
+    cb._phase = 'report'
+    cb._record(_Result('lab1', 'Skip notifications', {'ansible_facts': {'report_skipped': {
+        'phase': 'report', 'reason': 'no webhook at {0}'.format(SECRET_URL)}}}), 'ok')
+    cb._write({'event': 'task', 'results': [{'invocation': {'module_args': {'url': SECRET_URL}}}, [SECRET_URL]]})
+    cb.v2_playbook_on_stats(None)
+    return cb, display
+
+
+def test_timeline_masks_url_secrets(tmp_path):
+    cb, display = _run(tmp_path)
+    written = (tmp_path / 'timeline.jsonl').read_text()
+    records = [json.loads(line) for line in written.splitlines()]
+    assert [r['event'] for r in records] == ['start', 'task', 'task', 'task', 'summary']
+    assert records[0]['args']['health_check']['endpoints'][0]['url'] == MASKED_URL
+    assert records[1]['msg'].endswith('{0}: status 500'.format(MASKED_URL))
+    assert records[3]['results'] == [{'invocation': {'module_args': {'url': MASKED_URL}}}, [MASKED_URL]]
+    assert records[4]['phases']['report']['reason'] == 'no webhook at {0}'.format(MASKED_URL)
+    assert records[4]['verdicts']['demo']['hosts']['lab1']['result'] == 'FAILED ({0})'.format(MASKED_URL)
+    shown = '\n'.join(display.lines)
+    assert 'lab1  v1.3.0 -> v1.2.9  FAILED ({0})'.format(MASKED_URL) in shown
+    assert 'report           skipped: no webhook at {0}'.format(MASKED_URL) in shown
+    for secret in PLANTED:
+        assert secret not in written and secret not in shown
+
+
+def test_timeline_file_is_created_for_its_owner_only(tmp_path, umask_022):
+    _run(tmp_path)
+    assert stat.S_IMODE(os.stat(str(tmp_path / 'timeline.jsonl')).st_mode) == 0o600

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ops.rollback.plugins.modules import health_check
 
@@ -120,3 +121,74 @@ def test_module_filter_without_jmespath_names_the_library(server, _run_module, m
     assert code == 1 and out['changed'] is False
     assert out['msg'].startswith("endpoints[0].json_query 'length(degraded)' needs the Python library jmespath")
     assert (out['library'], out['option']) == ('jmespath', 'endpoints[0].json_query')
+
+
+# Secrets in URLs never reach the output: not in the result, not in msg, not in the invocation (shown at -vvv).
+TOKEN = 's3cr3t-token-0123'   # long enough to be masked wherever it appears
+PASSWORD = 'hunter2'          # short: masked in its URL only
+PLANTED = (TOKEN, PASSWORD, 'Zq7')
+
+
+def _with_secrets(server, path, query='?token={0}&env=Zq7'.format(TOKEN)):
+    return server.replace('http://', 'http://ops:{0}@'.format(PASSWORD), 1) + path + query
+
+
+def _assert_no_secret(out):
+    text = json.dumps(out)
+    for secret in PLANTED:
+        assert secret not in text
+
+
+def test_module_masks_url_secrets_when_passing(server, _run_module):
+    code, out = _run_module({
+        'endpoints': [
+            {'url': _with_secrets(server, '/health', query='')},
+            # The test server routes on the whole path, query included: this one answers 404.
+            {'url': _with_secrets(server, '/health'), 'status': [404]},
+        ],
+        'retries': 1,
+    })
+    assert code == 0 and out['passed'] is True
+    _assert_no_secret(out)
+    masked = server.replace('http://', 'http://ops:********@')
+    assert [ep['url'] for ep in out['endpoints']] == [
+        masked + '/health', masked + '/health?token=********&env=********']
+    # The invocation: no_log_values, registered by run_module. A long secret is masked alone, a short one with
+    # the text around it in the URL.
+    assert [ep['url'] for ep in out['invocation']['module_args']['endpoints']] == [
+        server.replace('http://', 'http://ops********') + '/health',
+        server.replace('http://', 'http://ops********') + '/health?token=********&********']
+
+
+def test_module_masks_url_secrets_when_failing(server, closed_port_url, _run_module):
+    code, out = _run_module({
+        'endpoints': [{'url': _with_secrets(server, '/error')}, {'url': _with_secrets(closed_port_url, '')}],
+        'retries': 2, 'delay': 0,
+    })
+    assert code == 1 and out['failed'] is True and out['passed'] is False
+    _assert_no_secret(out)
+    assert out['msg'].startswith(
+        'Health check failed for 2 of 2 endpoints after 2 rounds: '
+        '{0}/error?token=********&env=********: status 404, expected 200; '
+        '{1}?token=********&env=********: connection refused.'.format(
+            server.replace('http://', 'http://ops:********@'), closed_port_url.replace('http://', 'http://ops:********@')))
+    assert 'invocation' in out
+
+
+def test_module_masks_url_secrets_in_a_refused_option(_run_module):
+    # Refused by AnsibleModule's own validation, before run_module gets the module: the invocation is masked too.
+    code, out = _run_module({'endpoints': [{'url': 'http://ops:{0}@app/health?token={1}'.format(PASSWORD, TOKEN)}],
+                             'retries': 'many'})
+    assert code == 1 and 'retries' in out['msg']
+    _assert_no_secret(out)
+
+
+def test_module_masks_url_secrets_in_the_log_on_the_managed_host(server, _run_module, monkeypatch):
+    logged = []
+    monkeypatch.setattr(AnsibleModule, 'log', lambda self, msg, log_args=None: logged.append((msg, log_args)))
+    # Logged by AnsibleModule's constructor, before run_module gets the module.
+    code, _out = _run_module({'endpoints': [{'url': _with_secrets(server, '/health'), 'status': [404]}], 'retries': 1})
+    assert code == 0
+    assert len(logged) == 1 and logged[0][0].startswith('Invoked with endpoints=')
+    assert 'token=********' in logged[0][0]
+    _assert_no_secret(logged)

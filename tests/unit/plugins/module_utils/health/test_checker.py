@@ -463,3 +463,93 @@ def test_simple_paths_agree_with_jmespath():
             assert SimplePath(steps).search(document) == compiled.search(document), (expression, document)
     # The comparison covered both kinds in earnest.
     assert simple > 400 and malformed > 5000
+
+
+# ---------------------------------------------------------------------------
+# secrets in URLs: masked in every result, message and error
+# ---------------------------------------------------------------------------
+
+TOKEN = 's3cr3t-token-0123'   # long enough to be masked wherever it appears
+PASSWORD = 'hunter2'
+PLANTED = (TOKEN, PASSWORD, 'Zq7')
+
+
+def _with_secrets(base, path, query='?token={0}&env=Zq7'.format(TOKEN)):
+    """``base`` (http://127.0.0.1:<port>) + ``path`` with a user and password, and a query with secrets."""
+    return base.replace('http://', 'http://ops:{0}@'.format(PASSWORD), 1) + path + query
+
+
+def _masked(base, path):
+    return base.replace('http://', 'http://ops:********@', 1) + path + '?token=********&env=********'
+
+
+def _assert_no_secret(text):
+    for secret in PLANTED:
+        assert secret not in text
+
+
+def test_secrets_masked_in_results_and_failure_message(server, closed_port_url):
+    healthy = _with_secrets(server, '/health', query='')
+    result = make_checker([{'url': healthy}, {'url': _with_secrets(server, '/error')},
+                           {'url': _with_secrets(closed_port_url, '')}], retries=1).run()
+    assert result.passed is False
+    assert [ep['url'] for ep in result.endpoints] == [
+        server.replace('http://', 'http://ops:********@') + '/health',
+        _masked(server, '/error'), _masked(closed_port_url, '')]
+    # userinfo is sent as basic auth, and the test server routes on the whole path, query included.
+    assert [ep['reason'] for ep in result.endpoints] == [None, 'status 404, expected 200', 'connection refused']
+    message = result.failure_message()
+    assert '{0}: status 404, expected 200; {1}: connection refused.'.format(
+        _masked(server, '/error'), _masked(closed_port_url, '')) in message
+    _assert_no_secret(json.dumps(result.as_dict()) + message)
+
+
+def test_secrets_masked_in_a_flapping_message(server):
+    result = make_checker([{'url': _with_secrets(server, '/flapping/secrets', query='')}], successes=3,
+                          retries=5).run()
+    assert result.passed is False
+    assert "round 3 failed ({0}/flapping/secrets: status 503".format(
+        server.replace('http://', 'http://ops:********@')) in result.failure_message()
+    _assert_no_secret(result.failure_message())
+
+
+def _fetch_raising(error):
+    def fetch(url, method, headers, timeout, validate_certs):
+        raise error(url)
+    return fetch
+
+
+@pytest.mark.parametrize('error, reason', [
+    pytest.param(lambda url: OSError('cannot open {0} with token {1}'.format(url, TOKEN)),
+                 'request failed: cannot open http://ops:********@app/health?token=********&env=******** with token '
+                 '********', id='os-error'),
+    pytest.param(lambda url: checker_mod.ProbeError('TLS error at {0}.'.format(url)),
+                 'TLS error at http://ops:********@app/health?token=********&env=********.', id='probe-error'),
+])
+def test_secrets_masked_in_exception_text(error, reason):
+    url = _with_secrets('http://app', '/health')
+    result = HealthChecker([{'url': url}], fetch=_fetch_raising(error), retries=1).run()
+    assert result.endpoints[0]['reason'] == reason
+    _assert_no_secret(json.dumps(result.as_dict()) + result.failure_message())
+
+
+def test_long_secret_echoed_by_the_server_is_masked():
+    def echo(url, method, headers, timeout, validate_certs):
+        return 200, json.dumps({'seen': TOKEN}).encode('utf-8')
+    url = _with_secrets('http://app', '/health')
+    result = HealthChecker([{'url': url, 'json_query': 'seen', 'equals': 'nothing'}], fetch=echo, retries=1).run()
+    assert result.endpoints[0]['reason'] == "json_query 'seen' gave '********', expected 'nothing'"
+
+
+@pytest.mark.parametrize('endpoints, message', [
+    pytest.param([{'url': 'ftp://ops:{0}@app/health?token={1}'.format(PASSWORD, TOKEN)}],
+                 "endpoints[0].url 'ftp://ops:********@app/health?token=********' is not an http:// or https:// URL",
+                 id='not-http'),
+    pytest.param(['http://ops:{0}@app/health?token={1}'.format(PASSWORD, TOKEN)],
+                 "(got 'http://ops:********@app/health?token=********')", id='not-a-mapping'),
+])
+def test_secrets_masked_in_refusals(endpoints, message):
+    with pytest.raises(InvalidInputError) as caught:
+        HealthChecker(endpoints, fetch=_refusing_fetch)
+    assert message in str(caught.value)
+    _assert_no_secret(str(caught.value))
