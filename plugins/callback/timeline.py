@@ -206,6 +206,7 @@ class CallbackModule(CallbackBase):
         for service, verdict in sorted((self.verdicts or {}).items()):
             lines.append('service {0}: target {1} (rule: {2}) -> {3}'.format(
                 service, verdict.get('target') or '(not chosen)', verdict.get('rule') or '-', verdict['text']))
+            lines.extend('  NOTE: {0}'.format(note) for note in verdict.get('notes') or ())
             hosts = verdict['hosts']
             width = max(len(h) for h in hosts) if hosts else 0
             for host in sorted(hosts):

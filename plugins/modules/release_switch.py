@@ -90,7 +90,10 @@ options:
         required: true
         suboptions:
           url:
-            description: Full C(http://) or C(https://) URL to request.
+            description:
+              - Full C(http://) or C(https://) URL to request.
+              - The password of C(user:password@) and every query value are masked in the output and logs, as
+                M(ops.rollback.health_check) does; prefer O(health_check.endpoints[].headers) for tokens.
             type: str
             required: true
           method:

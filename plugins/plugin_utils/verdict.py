@@ -122,5 +122,6 @@ def run_verdicts(hosts_vars, targets, check_mode=False):
         result[name] = service_verdict(
             entry['hosts'], check_mode=check_mode, verified=entry['verified'],
             stopped=entry['stopped'] or (stopped and 'stopped because the run stopped: {0}'.format(reason(stopped))))
-        result[name].update(target=target.get('version'), rule=target.get('rule'))
+        # What the plan said beside the target (skipped releases, a forced bad version, dangling links).
+        result[name].update(target=target.get('version'), rule=target.get('rule'), notes=target.get('notes') or [])
     return result

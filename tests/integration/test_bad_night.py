@@ -164,6 +164,7 @@ def test_previous_says_which_release_it_skipped_and_where(broken_fleet):
     assert ('NOTE: skipped v1.2.9: it is not deployable on 1 of 3 hosts (lab2): on lab2, the release '
             '/srv/demo/releases/v1.2.9 has no REVISION marker') in output
     assert 'service demo: target v1.2.8 (rule: ledger) -> done' in output
+    assert re.search(r'^  NOTE: skipped v1\.2\.9: it is not deployable on 1 of 3 hosts \(lab2\)', output, re.M)  # summary
     assert set(lab.served_all().values()) == {'v1.2.8'}
 
 

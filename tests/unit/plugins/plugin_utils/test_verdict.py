@@ -46,3 +46,9 @@ def test_a_host_that_failed_says_which_release_it_serves():
     assert (verdict['state'], verdict['text']) == ('failed', 'FAILED on lab1')
     assert verdict['hosts']['lab1']['to_version'] == 'v1.3.0'
     assert verdict['hosts']['lab2']['result'] == 'not reached: left on v1.3.0'
+
+
+def test_the_plan_notes_reach_the_verdict():
+    targets = {'demo': dict(TARGETS['demo'], notes=['skipped v1.2.9: it is not deployable on 1 of 2 hosts (lab2)'])}
+    verdict = run_verdicts([facts('lab1', 'v1.3.0', roll_back_outcome={'to_version': 'v1.2.9'})], targets)['demo']
+    assert verdict['notes'] == ['skipped v1.2.9: it is not deployable on 1 of 2 hosts (lab2)']
