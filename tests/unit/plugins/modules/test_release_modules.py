@@ -11,15 +11,6 @@ import pytest
 from ansible_collections.ops.rollback.plugins.modules import release_ledger, release_switch
 
 
-@pytest.fixture
-def app(tmp_path):
-    for version in ('v1.2.9', 'v1.3.0'):
-        (tmp_path / 'releases' / version).mkdir(parents=True)
-        (tmp_path / 'releases' / version / 'REVISION').write_text('x')
-    os.symlink('releases/v1.3.0', str(tmp_path / 'current'))
-    return tmp_path
-
-
 def test_switch_with_diff_then_unchanged(app, run_module):
     code, result = run_module(release_switch.main, {'path': str(app), 'version': 'v1.2.9', '_ansible_diff': True})
     assert (code, result['changed'], result['from_version'], result['to_version']) == (0, True, 'v1.3.0', 'v1.2.9')

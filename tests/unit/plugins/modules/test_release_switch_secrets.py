@@ -4,23 +4,11 @@
 from __future__ import annotations
 
 import json
-import os
-
-import pytest
 
 from ansible_collections.ops.rollback.plugins.modules import release_switch
 
 TOKEN = 's3cr3t-token-0123'
 PLANTED = (TOKEN, 'hunter2', 'Zq7')
-
-
-@pytest.fixture
-def app(tmp_path):
-    for version in ('v1.2.9', 'v1.3.0'):
-        (tmp_path / 'releases' / version).mkdir(parents=True)
-        (tmp_path / 'releases' / version / 'REVISION').write_text('x')
-    os.symlink('releases/v1.3.0', str(tmp_path / 'current'))
-    return tmp_path
 
 
 def _health(server):

@@ -338,18 +338,15 @@ def _alive(pid):
 def test_a_restart_that_hangs_is_killed_with_its_children_and_current_points_back(app, tmp_path_factory, stubborn):
     pids = tmp_path_factory.mktemp('pids')
     grace = 1
-    started = time.monotonic()
     failure = switch_restarting(app, [sys.executable, '-c', _HANG, 'leader', str(pids), stubborn, _HANG], timeout=1,
                                 run_command=functools.partial(run_restart, grace=grace))
-    elapsed = time.monotonic() - started
     assert_pointed_back(app, failure)
     assert 'was still running after restart_timeout=1 s, so it was killed after 1 s together with the processes ' \
            'it started (SIGTERM to its process group, then SIGKILL); its output: stopping demo. ' in failure.msg
     assert 'which ran before the switch; the killed restart may have stopped it, so check that it runs. ' \
            'Find out why the restart hangs, or raise restart_timeout' in failure.msg
+    # rc None: killed at the timeout, not waited for.
     assert failure.details['rc'] is None
-    # Bounded: the timeout, at most the grace, and process start-up.
-    assert 1 <= elapsed < 1 + grace + 2, elapsed
     killed = [int((pids / role).read_text()) for role in ('leader', 'child')]
     # SIGKILL is delivered at once, but an exit takes the kernel a moment.
     deadline = time.monotonic() + 2
@@ -360,13 +357,12 @@ def test_a_restart_that_hangs_is_killed_with_its_children_and_current_points_bac
 
 def test_a_restart_that_leaves_a_daemon_running_returns_when_it_exits(tmp_path):
     """The daemon keeps the command's stdout open; the restart is done when the command exits, not at its EOF."""
-    started = time.monotonic()
     rc, out, err = run_restart(['/bin/sh', '-c', 'sleep 30 & echo $! > "$0"; echo started', str(tmp_path / 'pid')],
                                timeout=10)
     daemon = int((tmp_path / 'pid').read_text())
     try:
+        # rc 0, not None: it returned when the command exited, long before the 10 s timeout would kill it.
         assert (rc, out, err) == (0, 'started\n', '')
-        assert time.monotonic() - started < 5
         assert _alive(daemon)
     finally:
         os.kill(daemon, signal.SIGKILL)
