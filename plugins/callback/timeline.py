@@ -60,7 +60,7 @@ from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.redact import mask_data, mask_urls
-from ansible_collections.ops.rollback.plugins.plugin_utils.interrupt import graceful_stop
+from ansible_collections.ops.rollback.plugins.plugin_utils.interrupt import graceful_stop, stop_requested
 
 PHASES = (
     'decide', 'announce', 'preflight', 'protect_data', 'prepare_traffic',
@@ -213,6 +213,8 @@ class CallbackModule(CallbackBase):
                 info = hosts[host]
                 lines.append('  {0}  {1} -> {2}  {3}'.format(
                     host.ljust(width), info['from_version'] or '(none)', info['to_version'] or '(none)', info['result']))
+        if stop_requested():
+            lines.append('interrupted: {0} received; no batch started after it'.format(stop_requested()))
         lines.append('phases:')
         for phase in PHASES:
             span = self.phases.get(phase)

@@ -91,6 +91,7 @@ def test_interrupted_mid_batch_finishes_the_batch_releases_and_reports(broken_fl
     assert proc.wait() != 0
 
     assert '[ops.rollback] {0} received'.format(name) in output
+    assert 'interrupted: {0} received; no batch started after it'.format(name) in output   # in the summary
     # Batch 2 (lab2) finished its step; batch 3 never started.
     assert re.search(r'-> FAILED: the run was interrupted \({0}\) before batch 3 of 3'.format(name), output), \
         output[-3000:]

@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.ops.rollback.plugins.callback.timeline import CallbackModule
 from ansible_collections.ops.rollback.plugins.filter.rollback import rollback_verdicts
+from ansible_collections.ops.rollback.plugins.plugin_utils.interrupt import STOP_VARIABLE
 
 T0 = datetime.datetime(2026, 11, 23, 3, 0, tzinfo=datetime.timezone.utc)
 TARGETS = {'demo': {'version': 'v1.2.9', 'rule': 'ledger'}}
@@ -151,3 +152,10 @@ def test_timeline_masks_url_secrets(tmp_path):
 def test_timeline_file_is_created_for_its_owner_only(tmp_path, umask_022):
     _run(tmp_path)
     assert stat.S_IMODE(os.stat(str(tmp_path / 'timeline.jsonl')).st_mode) == 0o600
+
+
+def test_an_interrupt_is_said_even_when_nothing_was_left_to_stop(monkeypatch):
+    # Ctrl-C during the last batch: the run finished, and the summary says the signal came.
+    monkeypatch.setenv(STOP_VARIABLE, 'SIGINT')
+    text = summary([host('lab1', 'v1.2.9', verified=True)])
+    assert '-> done' in text and 'interrupted: SIGINT received; no batch started after it' in text
