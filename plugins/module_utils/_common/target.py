@@ -173,8 +173,9 @@ def fleet_targets(states, version=None, allow_bad=False):
     ``bad`` (ledger verdicts), ``syntax``. Ledger verdicts are merged (a
     version rolled back from on any host is bad). Returns
     ``{service: {version, revision, rule, current, rolled_back_from, hosts, lead_host}}``:
-    ``rolled_back_from`` is the newest version running now other than the
-    target (None when every host runs it); ``lead_host`` the host that acts for
+    ``rolled_back_from`` is the newest version running now that is newer than
+    the target in the history's order (None when there is none: every host
+    runs the target, or the run goes forward); ``lead_host`` the host that acts for
     the service as a whole (its lock, its verdict); ``notes``, what the plan
     must say (releases ``previous`` skipped, hosts whose ``current`` points at
     a missing release, a bad version rolled back to because ``allow_bad``).
@@ -191,9 +192,9 @@ def fleet_targets(states, version=None, allow_bad=False):
         currents = sort_versions(set(h['current'] for h in hosts if h['current']))
         bad = set().union(*(h.get('bad') or () for h in hosts))
         good = set().union(*(h.get('good') or () for h in hosts)) - bad
-        target = choose_target(
-            merge_histories(dict((h['host'], h['history']) for h in hosts)), currents, version=version or None,
-            good=good, bad=bad, syntax=hosts[0].get('syntax', RELEASE), subject='service {0}'.format(service))
+        history = merge_histories(dict((h['host'], h['history']) for h in hosts))
+        target = choose_target(history, currents, version=version or None, good=good, bad=bad,
+                               syntax=hosts[0].get('syntax', RELEASE), subject='service {0}'.format(service))
         notes = target.pop('notes', [])
         if version and target['version'] in bad:
             if not allow_bad:
@@ -208,7 +209,11 @@ def fleet_targets(states, version=None, allow_bad=False):
         notes.extend('{0}: current points at {1}, a release that does not exist'.format(h['host'], h['current_missing'])
                      for h in sorted(hosts, key=lambda h: h['host']) if h.get('current_missing'))
         names = sorted(h['host'] for h in hosts)
-        leaving = [v for v in currents if v != target['version']]
+        # Rolled back from: a running version newer than the target. Going
+        # forward (an older version running) says nothing bad of what it leaves.
+        order = [e['version'] for e in history]
+        leaving = [v for v in currents if v != target['version'] and (
+            v not in order or order.index(v) > order.index(target['version']))]
         target.update(current=currents, rolled_back_from=leaving[-1] if leaving else None, hosts=names,
                       lead_host=names[0], notes=notes)
         targets[service] = target

@@ -163,3 +163,11 @@ def test_a_current_link_to_a_missing_release_is_no_current_version():
     assert (targets['demo']['current'], targets['demo']['rolled_back_from']) == (['v1.3.0'], 'v1.3.0')
     assert targets['demo']['version'] == 'v1.2.9'
     assert targets['demo']['notes'] == ['lab2: current points at v1.3.5, a release that does not exist']
+
+
+def test_going_forward_rolls_back_from_nothing():
+    # An operator moves the fleet forward, from v1.2.8 to v1.2.9: v1.2.8 is left, but not as a bad version.
+    targets = fleet_targets([state('lab1', 'v1.2.8'), state('lab2', 'v1.3.0')], version='v1.2.9')
+    assert (targets['demo']['current'], targets['demo']['rolled_back_from']) == (['v1.2.8', 'v1.3.0'], 'v1.3.0')
+    forward = fleet_targets([state('lab1', 'v1.2.8'), state('lab2', 'v1.2.8')], version='v1.2.9')
+    assert forward['demo']['rolled_back_from'] is None
