@@ -184,10 +184,43 @@ options:
     description: Release ledger under O(path); read to choose the previous version and to report each release's verdict.
     type: str
     default: rollback-ledger.json
+  lock:
+    description:
+      - With O(state=listed), take this host's rollback lock first, as M(ops.rollback.rollback_lock) does, then list.
+        What is reported is what the release tree is under this run's lock, and one round trip does both. A lock held
+        by another run fails the task, naming that run, and nothing is read or changed.
+      - Not taken in check mode. Release it with M(ops.rollback.rollback_lock) and O(ops.rollback.rollback_lock#module:state=released).
+    type: dict
+    version_added: "0.2.0"
+    suboptions:
+      owner:
+        description: Identifier of this run (the rollback playbook's run id).
+        type: str
+        required: true
+      file:
+        description: The lock file under O(path).
+        type: str
+        default: .ops-rollback.lock
+      ttl:
+        description: Seconds after which the lock is expired and another run may take it over.
+        type: int
+        default: 3600
+      force:
+        description: Take the lock over even from a run that looks alive. Use only once you know that run is gone.
+        type: bool
+        default: false
+      holder:
+        description: Who takes the lock; filled in by the action plugin (C(user), C(controller), C(pid)).
+        type: dict
+        default: {}
 extends_documentation_fragment:
   - ops.rollback._attributes
   - ops.rollback._attributes.action_group_release
 attributes:
+  action:
+    description: Has an action plugin that runs on the controller; with O(lock), it fills in O(lock.holder) and takes
+      over a lock left by a run of this controller that no longer exists, as M(ops.rollback.rollback_lock) does.
+    support: full
   check_mode:
     support: full
   diff_mode:
@@ -196,6 +229,7 @@ attributes:
     support: full
 seealso:
   - module: ops.rollback.release_ledger
+  - module: ops.rollback.rollback_lock
   - module: ops.rollback.health_check
 """
 
@@ -249,6 +283,14 @@ EXAMPLES = r"""
   ops.rollback.release_switch:
     path: /srv/demo
     state: listed
+  register: releases
+
+- name: Take this host's rollback lock, then list releases under it
+  ops.rollback.release_switch:
+    path: /srv/demo
+    state: listed
+    lock:
+      owner: "{{ run_id }}"
   register: releases
 
 - name: Keep only the five newest releases
@@ -317,6 +359,11 @@ plan:
   type: list
   elements: str
   sample: [point /srv/demo/current at /srv/demo/releases/v1.2.9, "restart: /usr/bin/systemctl restart demo"]
+lock:
+  description: The lock O(lock) took (or already held), as M(ops.rollback.rollback_lock) returns it.
+  returned: when O(lock) is set and not in check mode
+  type: dict
+  sample: {owner: 20261123T035900Z-99, holder: {user: alice, controller: laptop, pid: 4242}}
 current:
   description: The version C(current) points to (as RV(from_version)); with RV(history), RV(good), RV(bad) and RV(syntax)
     the state the rollback playbook reads from each host.
@@ -402,7 +449,11 @@ from ansible_collections.ops.rollback.plugins.module_utils.health.checker import
     checker_from_params,
     health_check_argument_spec,
 )
-from ansible_collections.ops.rollback.plugins.module_utils.release.driver import DEFAULT_RESTART_TIMEOUT, SymlinkDriver
+from ansible_collections.ops.rollback.plugins.module_utils.release.driver import (
+    DEFAULT_LOCK_FILE,
+    DEFAULT_RESTART_TIMEOUT,
+    SymlinkDriver,
+)
 from ansible_collections.ops.rollback.plugins.module_utils.release.ledger import DEFAULT_LEDGER_FILE, FileLedger
 from ansible_collections.ops.rollback.plugins.module_utils.release.switch import run_release_switch
 from ansible_collections.ops.rollback.plugins.module_utils.release.tree import ReleaseTree
@@ -423,6 +474,13 @@ def argument_spec():
         current_link=dict(type='str', default='current'),
         complete_marker=dict(type='str', default='REVISION'),
         ledger_file=dict(type='str', default=DEFAULT_LEDGER_FILE),
+        lock=dict(type='dict', options=dict(
+            owner=dict(type='str', required=True),
+            file=dict(type='str', default=DEFAULT_LOCK_FILE),
+            ttl=dict(type='int', default=3600),
+            force=dict(type='bool', default=False),
+            holder=dict(type='dict', default={}),
+        )),
     )
 
 
@@ -433,6 +491,7 @@ STATE_OPTIONS = {
     'health_check': ['switched'],
     'rolled_back_from': ['switched'],
     'note': ['switched'],
+    'lock': ['listed'],
     'keep': ['pruned'],
 }
 
@@ -446,7 +505,8 @@ def switch(module):
                            restart_command=params['restart_command'], restart_timeout=params['restart_timeout'])
     return run_release_switch(driver, state=params['state'], version=params['version'], keep=params['keep'],
                               check_mode=module.check_mode, health=health,
-                              rolled_back_from=params['rolled_back_from'], note=params['note'])
+                              rolled_back_from=params['rolled_back_from'], note=params['note'],
+                              lock=params['lock'], warn=module.warn)
 
 
 def main():

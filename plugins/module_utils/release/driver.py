@@ -19,9 +19,12 @@ import time
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.driver import Driver, Plan
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError, RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils._common.lock import FileLockStore
 from ansible_collections.ops.rollback.plugins.module_utils._common.version import RELEASE, sort_versions
 
 
+#: The rollback lock of a host, a file beside its releases (release_switch's ``lock.file``).
+DEFAULT_LOCK_FILE = '.ops-rollback.lock'
 #: How a plan says it restarts the application (in check mode, release_switch reports ``restarted`` from it).
 RESTART_STEP = 'restart: '
 #: Seconds a restart may run before it is killed (release_switch's ``restart_timeout``).
@@ -120,6 +123,12 @@ class SymlinkDriver(Driver):
         self.run_command = run_command
         self.restart_timeout = restart_timeout
         self.restarted = False
+
+    def lock_store(self, name=DEFAULT_LOCK_FILE):
+        """The store of this host's rollback lock: the file ``name`` beside the releases."""
+        if not name or '/' in name or name in ('.', '..'):
+            raise InvalidInputError('lock file {0!r} must be a plain file name inside path.'.format(name))
+        return FileLockStore(os.path.join(self.tree.path, name))
 
     def describe(self):
         return 'the release tree {0}'.format(self.tree.path)

@@ -10,12 +10,19 @@ __metaclass__ = type
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
 from ansible_collections.ops.rollback.plugins.module_utils._common.ledger import BAD, GOOD
+from ansible_collections.ops.rollback.plugins.module_utils._common.lock import run_lock
 from ansible_collections.ops.rollback.plugins.module_utils._common.runner import run_rollback
 from ansible_collections.ops.rollback.plugins.module_utils.release.driver import RESTART_STEP
 
 
 def run_release_switch(driver, state, version=None, keep=None, check_mode=False, health=None,
-                       rolled_back_from=None, note=None):
+                       rolled_back_from=None, note=None, lock=None, warn=None):
+    """``lock`` (``owner``, ``file``, ``ttl``, ``force``, ``holder``): with ``listed``, this
+    host's rollback lock is taken first, so the listing is the tree under this run's lock."""
+    taken = None
+    if state == 'listed' and lock and not check_mode:
+        taken = run_lock(driver.lock_store(lock['file']), 'acquired', lock['owner'], holder=lock.get('holder'),
+                         ttl=lock['ttl'], force=lock['force'], warn=warn)
     tree = driver.tree
     before = tree.current()
     if state == 'switched':
@@ -64,6 +71,10 @@ def run_release_switch(driver, state, version=None, keep=None, check_mode=False,
                       bad=sorted(v for v, state in verdicts.items() if state == BAD))
         if missing:
             result['current_missing'] = missing
+    if taken:
+        result.update(changed=taken['changed'], lock=taken['lock'])
+        if taken.get('taken_over'):
+            result['taken_over'] = taken['taken_over']
     if target:
         result['release'] = tree.release_path(target)
     return result

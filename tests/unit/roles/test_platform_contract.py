@@ -15,8 +15,7 @@ ROLES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles')
 # The entry points the phase roles call, and the neutral variables each one receives.
 CONTRACT = {
     'main': {'rollback_target', 'rollback_run_id', 'rollback_reason'},
-    'state': set(),
-    'lock': {'rollback_run_id', 'rollback_lock'},
+    'state': {'rollback_run_id', 'rollback_lock'},
     'unlock': {'rollback_run_id'},
     'record': {'rollback_target', 'rollback_from', 'rollback_reason'},
 }

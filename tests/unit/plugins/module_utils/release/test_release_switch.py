@@ -397,3 +397,16 @@ def test_a_failed_restart_after_an_interrupted_run_points_back_at_what_still_run
     tree.switch('v1.2.9')
     failure = switch_restarting(app, [str(app / 'bin' / 'demo-restart')])
     assert_pointed_back(app, failure)
+
+
+def test_listing_with_a_lock_takes_it_first_and_refuses_another_runs(app):
+    lock = {'owner': 'run-a', 'file': '.ops-rollback.lock', 'ttl': 60, 'force': False, 'holder': {'user': 'alice'}}
+    assert run(app, state='listed', lock=lock, check_mode=True)['current'] == 'v1.3.0'
+    assert not (app / '.ops-rollback.lock').exists()          # check mode takes no lock
+    listed = run(app, state='listed', lock=lock)
+    assert (listed['changed'], listed['lock']['owner'], listed['current']) == (True, 'run-a', 'v1.3.0')
+    assert run(app, state='listed', lock=lock)['changed'] is False    # the same run again
+    with pytest.raises(RollbackError) as caught:
+        run(app, state='listed', lock=dict(lock, owner='run-b'))
+    assert caught.value.msg.startswith('Another rollback is running here: run run-a by alice@?')
+    assert caught.value.details['held_by']['owner'] == 'run-a'
