@@ -8,26 +8,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.ops.rollback.plugins.plugin_utils.lock_holder import execute_taking_abandoned_locks
-
-MODULE = 'ops.rollback.rollback_lock'
+from ansible_collections.ops.rollback.plugins.plugin_utils.lock_holder import LockTakingAction
 
 
-class ActionModule(ActionBase):
+class ActionModule(LockTakingAction):
 
-    _supports_check_mode = True
+    MODULE = 'ops.rollback.rollback_lock'
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        args = dict(self._task.args)
-
-        def execute(module_args):
-            return self._execute_module(MODULE, module_args=module_args, task_vars=task_vars)
-
-        if args.get('state', 'acquired') == 'acquired':
-            result.update(execute_taking_abandoned_locks(execute, args, args))
-        else:
-            result.update(execute(args))
-        return result
+    def lock_args(self, args):
+        return args if args.get('state', 'acquired') == 'acquired' else None

@@ -18,6 +18,8 @@ import getpass
 import os
 import socket
 
+from ansible.plugins.action import ActionBase
+
 
 def _alive(pid):
     """Whether ``pid`` is a running ansible process on this machine."""
@@ -46,3 +48,26 @@ def execute_taking_abandoned_locks(execute, args, lock_args):
             result.setdefault('warnings', []).append(
                 'Took over the rollback lock of an interrupted run: ' + result['taken_over_because'] + '.')
     return result
+
+
+class LockTakingAction(ActionBase):
+    """The action plugin of a module that takes a rollback lock: ``MODULE`` runs as
+    ``execute_taking_abandoned_locks`` says whenever ``lock_args`` finds a lock to take."""
+
+    MODULE = None
+    _supports_check_mode = True
+
+    def lock_args(self, args):
+        """The part of ``args`` that takes a lock (filled in place), or None when the task takes none."""
+        raise NotImplementedError
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(LockTakingAction, self).run(tmp, task_vars)
+        args = dict(self._task.args)
+
+        def execute(module_args):
+            return self._execute_module(self.MODULE, module_args=module_args, task_vars=task_vars)
+
+        lock_args = self.lock_args(args)
+        result.update(execute(args) if lock_args is None else execute_taking_abandoned_locks(execute, args, lock_args))
+        return result
