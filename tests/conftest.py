@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: ops.rollback contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Make ``ansible_collections.ops.rollback`` importable for the unit tests.
+"""Make ``ansible_collections.ops.rollback`` importable for every test.
 
 The checkout is exposed as an installed collection through
 ``<repo>/.collections/ansible_collections/ops/rollback -> ../../..``
@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-_REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+_REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 _COLLECTIONS = os.path.join(_REPO, '.collections')
 _LINK = os.path.join(_COLLECTIONS, 'ansible_collections', 'ops', 'rollback')
 
