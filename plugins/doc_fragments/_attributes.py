@@ -13,8 +13,8 @@ several fragments the first one listed wins. Therefore:
 * ``ops.rollback._attributes.read_only`` is complete on its own (descriptions
   included) for modules that change nothing. Use it *instead of* the base
   fragment; listed after the base, its ``support`` values would be ignored.
-* ``ops.rollback._attributes.action_group_release`` / ``.action_group_verify``
-  add the ``action_group`` attribute (groups from meta/runtime.yml); list them
+* ``ops.rollback._attributes.action_group_release`` / ``.action_group_verify`` /
+  ``.action_group_k8s`` add the ``action_group`` attribute (groups from meta/runtime.yml); list them
   together with either of the above.
 """
 
@@ -84,4 +84,14 @@ attributes:
     support: full
     membership:
       - ops.rollback.verify
+"""
+
+    ACTION_GROUP_K8S = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/ops.rollback.k8s) in C(module_defaults) to set defaults (such as the connection) for this module.
+    support: full
+    membership:
+      - ops.rollback.k8s
 """

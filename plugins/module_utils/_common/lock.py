@@ -36,7 +36,7 @@ def _stamp(moment):
     return moment.strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
-def _parse(stamp):
+def parse_stamp(stamp):
     try:
         return datetime.datetime.strptime(stamp, '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=datetime.timezone.utc)
     except (TypeError, ValueError):
@@ -115,7 +115,7 @@ class RollbackLock:
         return self.store.read()
 
     def expired(self, lock):
-        expires = _parse(lock.get('expires_at'))
+        expires = parse_stamp(lock.get('expires_at'))
         return expires is not None and expires <= self.clock()
 
     def plan_acquire(self, owner, force=False):

@@ -7,7 +7,11 @@ A platform describes what a service can run as its *history*: a list of
 entries, oldest first, in the platform's own order (release versions for
 symlinked releases, revision numbers for Kubernetes or ECS). An entry is a
 dict with ``version``, and optionally ``revision`` (the platform's number),
-``deployable`` (default true) and ``why`` (why it is not deployable).
+``revisions`` (every number it had, where a platform renumbers a revision it
+goes back to), ``aliases`` (other spellings of its version: the full image
+reference, the digest), ``current`` (true for the entry running now, where
+several entries share a version), ``deployable`` (default true) and ``why``
+(why it is not deployable).
 
 ``choose_target`` picks the target of one service from one history;
 ``fleet_targets`` picks one target per service from many hosts' histories.
@@ -92,22 +96,22 @@ def choose_target(history, current, version=None, revision=None, good=(), bad=()
             'Pass either version= or revision= for {0}, not both (got {1} and revision {2}).'.format(
                 subject, version, revision))
     if revision is not None:
-        matches = [e for e in history if e.get('revision') == revision]
+        matches = [e for e in history if revision in (e.get('revisions') or [e.get('revision')])]
         if not matches:
             raise NotFoundError(
                 'Cannot roll back {0} to revision {1}: not in its history (available: {2}). Pass one of the '
                 'available revisions, or version= instead.'.format(subject, revision, _listing(history)),
                 available=[e.get('revision') for e in history if _deployable(e)])
-        entry, rule = matches[-1], RULE_REVISION
+        entry, rule = _newest_or_current(matches), RULE_REVISION
     elif version:
         validate_version(version, syntax)
-        matches = [e for e in history if e['version'] == version]
+        matches = [e for e in history if version == e['version'] or version in e.get('aliases', ())]
         if not matches:
             raise NotFoundError(
                 'Cannot roll back {0} to {1}: no such version in its history (available: {2}). Pass one of the '
                 'available versions, or deploy {1} first.'.format(subject, version, _listing(history)),
                 available=[e['version'] for e in history if _deployable(e)])
-        entry, rule = matches[-1], RULE_EXPLICIT
+        entry, rule = _newest_or_current(matches), RULE_EXPLICIT
     else:
         entry, rule, skipped = previous_in_history(history, current, good=good, bad=bad)
         # Said in the plan: an operator expects one step back, and this went further.
@@ -124,10 +128,17 @@ def choose_target(history, current, version=None, revision=None, good=(), bad=()
             'Cannot roll back {0} to {1}: {2}. Choose another version or re-deploy this one.'.format(
                 subject, entry['version'], entry.get('why') or 'it is not deployable'),
             version=entry['version'])
-    target = {'version': entry['version'], 'revision': entry.get('revision'), 'rule': rule}
+    # The entry's own keys come along: a driver finds its revision by them (a ReplicaSet's name).
+    target = dict((k, v) for k, v in entry.items() if k not in ('deployable', 'why', 'current'))
+    target.update(revision=entry.get('revision'), rule=rule)
     if notes:
         target['notes'] = notes
     return target
+
+
+def _newest_or_current(matches):
+    """The entry running now if it is one of ``matches`` (already there: nothing to do), else the newest."""
+    return next((e for e in matches if e.get('current')), matches[-1])
 
 
 def _newest(history, current):

@@ -79,7 +79,7 @@ class KubeClient:
             raise InvalidInputError(
                 'Cannot load the Kubernetes credentials: {0}. Pass kubeconfig= (or host= and api_key=), check the '
                 'file {1} and the context {2}, or run inside a pod with a service account. Nothing was '
-                'changed.'.format(err, where, context or '(current)'))
+                'changed.'.format(str(err).rstrip('.'), where, context or '(current)'))
         if host:
             configuration.host = host
         if api_key:

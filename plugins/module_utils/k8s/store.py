@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where a Kubernetes workload keeps its release ledger and its rollback lock.
+
+Both live in the cluster, next to the workload, so every controller node and
+AWX pod sees the same: the ledger as an annotation on the workload, the lock
+as a ``coordination.k8s.io/v1`` Lease in its namespace (created, never
+overwritten, so two runs cannot both take it).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.ops.rollback.plugins.module_utils._common.errors import NotFoundError, RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils._common.ledger import Ledger
+from ansible_collections.ops.rollback.plugins.module_utils._common.lock import parse_stamp
+from ansible_collections.ops.rollback.plugins.module_utils._common.version import IMAGE
+
+LEDGER_ANNOTATION = 'ops.rollback/ledger'
+LOCK_ANNOTATION = 'ops.rollback/lock'
+
+
+class AnnotationLedger(Ledger):
+    """The ledger of a ``Workload``: a JSON list in its ``ops.rollback/ledger`` annotation."""
+
+    version_syntax = IMAGE
+
+    def __init__(self, workload):
+        self.workload = workload
+
+    def entries(self):
+        text = self.workload.annotations.get(LEDGER_ANNOTATION)
+        if not text:
+            return []
+        try:
+            entries = json.loads(text)
+            if isinstance(entries, list) and all(isinstance(e, dict) and 'version' in e and 'state' in e
+                                                 for e in entries):
+                return entries
+        except ValueError:
+            pass
+        raise RollbackError(
+            'The release ledger of {0} (annotation {1}) is not a list of verdicts ops.rollback wrote; it starts '
+            '{2!r}. Remove the annotation (kubectl annotate {3} {4} {1}- -n {5}) to start a new ledger, or fix it. '
+            'Nothing was changed.'.format(self.workload, LEDGER_ANNOTATION, text[:80], self.workload.kind.lower(),
+                                          self.workload.name, self.workload.namespace))
+
+    def _append(self, entries):
+        self.workload.set_annotation(LEDGER_ANNOTATION, json.dumps(self.entries() + entries, sort_keys=True))
+
+
+def lease_name(kind, name):
+    return 'ops-rollback-{0}-{1}'.format(kind.lower(), name)[:253]
+
+
+class LeaseLockStore:
+    """A rollback lock kept as a Lease: the lock document in an annotation, mirrored into the
+    Lease's own fields (holder, duration, times) so ``kubectl get lease`` shows who holds it."""
+
+    def __init__(self, client, namespace, name):
+        self.client = client
+        self.namespace = namespace
+        self.name = name
+        self._resource_version = None
+
+    def __str__(self):
+        return 'Lease {0} in namespace {1}'.format(self.name, self.namespace)
+
+    def read(self):
+        try:
+            lease = self.client.call('read the ' + str(self), self.client.coordination.read_namespaced_lease,
+                                     self.name, self.namespace)
+        except NotFoundError:
+            self._resource_version = None
+            return None
+        self._resource_version = lease['metadata']['resourceVersion']
+        text = (lease['metadata'].get('annotations') or {}).get(LOCK_ANNOTATION, '')
+        try:
+            lock = json.loads(text)
+        except ValueError:
+            lock = None
+        if not isinstance(lock, dict):
+            return {'owner': '(a Lease ops.rollback did not write)', 'holder': {}, 'acquired_at': None,
+                    'expires_at': None, 'unreadable': text[:80] or (lease.get('spec') or {}).get('holderIdentity', '')}
+        return lock
+
+    def _body(self, lock):
+        acquired, expires = parse_stamp(lock['acquired_at']), parse_stamp(lock['expires_at'])
+        micro = '%Y-%m-%dT%H:%M:%S.000000Z'
+        return {
+            'apiVersion': 'coordination.k8s.io/v1', 'kind': 'Lease',
+            'metadata': {'name': self.name, 'annotations': {LOCK_ANNOTATION: json.dumps(lock, sort_keys=True)},
+                         'labels': {'app.kubernetes.io/managed-by': 'ops.rollback'}},
+            'spec': {'holderIdentity': lock['owner'],
+                     'leaseDurationSeconds': int((expires - acquired).total_seconds()),
+                     'acquireTime': acquired.strftime(micro), 'renewTime': acquired.strftime(micro)},
+        }
+
+    def write(self, lock, replace):
+        """Create the Lease (``FileExistsError`` when another run created it first), or replace
+        the one last read (``FileExistsError`` when it changed since)."""
+        body = self._body(lock)
+        try:
+            if replace and self._resource_version:
+                body['metadata']['resourceVersion'] = self._resource_version
+                self.client.call('take over the ' + str(self), self.client.coordination.replace_namespaced_lease,
+                                 self.name, self.namespace, body)
+            else:
+                self.client.call('create the ' + str(self), self.client.coordination.create_namespaced_lease,
+                                 self.namespace, body)
+        except RollbackError as err:
+            if err.details.get('status') == 409:
+                raise FileExistsError(str(self))
+            raise
+
+    def delete(self):
+        try:
+            self.client.call('delete the ' + str(self), self.client.coordination.delete_namespaced_lease,
+                             self.name, self.namespace)
+        except NotFoundError:
+            pass
