@@ -157,6 +157,8 @@ class WorkloadDriver(Driver):
     def apply(self, target, plan):
         revision = self._revision_of(target)
         if revision['template'] != self.workload.template():
+            if not self._is_deployment():
+                self.workload.remember_revision(revision)
             self.workload.set_template(revision['template'], self.workload.obj['spec']['template'],
                                        revision['change_cause'], self._is_deployment())
         for pod in plan.stuck:
@@ -181,7 +183,7 @@ class WorkloadDriver(Driver):
                     self.workload, target['version'], describe_conditions(obj)), target, progress)
             now = self.clock()
             if self.workload.kind == 'StatefulSet' and now >= next_stuck_check:
-                self._fail_if_stuck(target, progress)
+                self._unstick(target, progress)
                 next_stuck_check = now + STUCK_CHECK_SECONDS
             if now >= deadline:
                 raise self._failure('{0} did not finish rolling out to {1} within {2:g} s: {3}.'.format(
@@ -191,9 +193,15 @@ class WorkloadDriver(Driver):
                 seconds = min(seconds, STUCK_CHECK_SECONDS)
             obj = self.workload.watch_change(seconds) or self.workload.read()
 
-    def _fail_if_stuck(self, target, progress):
+    def _unstick(self, target, progress):
+        """A pod that keeps the StatefulSet from rolling on, for good: deleted with
+        ``recreate_stuck_pods`` (also one that broke after the plan), else the rollout fails now."""
         stuck = [p for p in self.stuck_pods(target) if set(p['waiting']) & set(BROKEN_REASONS)]
-        if stuck:
+        if stuck and self.recreate_stuck_pods:
+            for pod in stuck:
+                self.workload.delete_pod(pod)
+                self.deleted_pods.append(pod['name'])
+        elif stuck:
             raise self._failure(
                 '{0} is stuck: pod(s) {1} of the version rolled back from will never be ready, and the StatefulSet '
                 'controller does not replace a pod that is not ready ({2}). Run again with recreate_stuck_pods=true '

@@ -50,7 +50,8 @@ class AnnotationLedger(Ledger):
                                           self.workload.name, self.workload.namespace))
 
     def _append(self, entries):
-        self.workload.set_annotation(LEDGER_ANNOTATION, json.dumps(self.entries() + entries, sort_keys=True))
+        self.workload.set_annotation(LEDGER_ANNOTATION, json.dumps(self.entries() + entries, sort_keys=True),
+                                     expected=self.workload.annotations.get(LEDGER_ANNOTATION))
 
 
 def lease_name(kind, name):
@@ -59,7 +60,7 @@ def lease_name(kind, name):
 
 class LeaseLockStore:
     """A rollback lock kept as a Lease: the lock document in an annotation, mirrored into the
-    Lease's own fields (holder, duration, times) so ``kubectl get lease`` shows who holds it."""
+    Lease's own fields (holder, duration) so ``kubectl get lease`` shows who holds it."""
 
     def __init__(self, client, namespace, name):
         self.client = client
@@ -90,14 +91,13 @@ class LeaseLockStore:
 
     def _body(self, lock):
         acquired, expires = parse_stamp(lock['acquired_at']), parse_stamp(lock['expires_at'])
-        micro = '%Y-%m-%dT%H:%M:%S.000000Z'
         return {
             'apiVersion': 'coordination.k8s.io/v1', 'kind': 'Lease',
             'metadata': {'name': self.name, 'annotations': {LOCK_ANNOTATION: json.dumps(lock, sort_keys=True)},
                          'labels': {'app.kubernetes.io/managed-by': 'ops.rollback'}},
-            'spec': {'holderIdentity': lock['owner'],
-                     'leaseDurationSeconds': int((expires - acquired).total_seconds()),
-                     'acquireTime': acquired.strftime(micro), 'renewTime': acquired.strftime(micro)},
+            # Without acquireTime and renewTime: the client would send them in a format the
+            # API server refuses for a MicroTime. The annotation has the times.
+            'spec': {'holderIdentity': lock['owner'], 'leaseDurationSeconds': int((expires - acquired).total_seconds())},
         }
 
     def write(self, lock, replace):

@@ -30,6 +30,9 @@ REVISION_ANNOTATION = 'deployment.kubernetes.io/revision'
 REVISION_HISTORY_ANNOTATION = 'deployment.kubernetes.io/revision-history'
 CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause'
 LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration'
+# A ControllerRevision rolled back to is renumbered, as a ReplicaSet is; this keeps
+# its earlier numbers, as deployment.kubernetes.io/revision-history does for a ReplicaSet.
+CR_REVISION_HISTORY_ANNOTATION = 'ops.rollback/revision-history'
 HASH_LABEL = 'pod-template-hash'
 CONTROLLER_HASH_LABEL = 'controller-revision-hash'
 # Waiting reasons that will not go away by themselves.
@@ -125,15 +128,27 @@ class Workload:
             items = self.client.call('list the controller revisions of ' + str(self),
                                      self.client.apps.list_namespaced_controller_revision,
                                      self.namespace, label_selector=selector)['items']
-            revisions = [{'name': cr['metadata']['name'], 'uid': cr['metadata']['uid'], 'revision': cr['revision'],
-                          'revisions': [cr['revision']],
-                          'template': pod_template(((cr.get('data') or {}).get('spec') or {}).get('template')),
-                          'change_cause': None, 'created': cr['metadata'].get('creationTimestamp', '')}
-                         for cr in self._owned(items, (self.uid,))]
+            revisions = []
+            for cr in self._owned(items, (self.uid,)):
+                annotations = cr['metadata'].get('annotations') or {}
+                earlier = [int(n) for n in annotations.get(CR_REVISION_HISTORY_ANNOTATION, '').split(',') if n.strip()]
+                revisions.append({'name': cr['metadata']['name'], 'uid': cr['metadata']['uid'],
+                                  'revision': cr['revision'], 'revisions': sorted(set(earlier + [cr['revision']])),
+                                  'template': pod_template(((cr.get('data') or {}).get('spec') or {}).get('template')),
+                                  'change_cause': None, 'created': cr['metadata'].get('creationTimestamp', ''),
+                                  'history': earlier})
         # The order they were first deployed in: a revision rolled back to gets a new
         # number, but keeps its place (its first number; a ControllerRevision its creation).
-        return sorted(revisions, key=lambda r: (r['created'], r['revisions'][0]) if self.kind != 'Deployment'
-                      else (r['revisions'][0],))
+        return sorted(revisions, key=lambda r: (r['revisions'][0],) if self.kind == 'Deployment'
+                      else (r['created'], r['revisions'][0]))
+
+    def remember_revision(self, revision):
+        """Before a ControllerRevision is rolled back to (and renumbered), note its number on it."""
+        numbers = ','.join(str(n) for n in revision['history'] + [revision['revision']])
+        self.client.call('annotate controller revision {0} of {1}'.format(revision['name'], self),
+                         self.client.apps.patch_namespaced_controller_revision, revision['name'], self.namespace,
+                         {'metadata': {'annotations': {CR_REVISION_HISTORY_ANNOTATION: numbers}}},
+                         _content_type='application/merge-patch+json')
 
     def template(self):
         return pod_template(self.obj['spec']['template'])
@@ -144,7 +159,7 @@ class Workload:
         ops = [{'op': 'test', 'path': '/spec/template', 'value': expected},
                {'op': 'replace', 'path': '/spec/template', 'value': template}]
         if set_change_cause:
-            path = '/metadata/annotations/' + CHANGE_CAUSE_ANNOTATION.replace('~', '~0').replace('/', '~1')
+            path = '/metadata/annotations/kubernetes.io~1change-cause'
             if 'annotations' not in self.obj['metadata']:
                 ops.append({'op': 'add', 'path': '/metadata/annotations', 'value': {}})
             if change_cause is not None:
@@ -158,12 +173,16 @@ class Workload:
             self.obj = obj
         return obj
 
-    def set_annotation(self, key, value):
-        """Set one annotation, only on the object as last read (its resourceVersion): a
-        concurrent writer makes this fail with a conflict instead of being overwritten."""
-        body = {'metadata': {'resourceVersion': self.obj['metadata']['resourceVersion'], 'annotations': {key: value}}}
-        self.obj = self.client.call('annotate ' + str(self), self._method('patch'), self.name, self.namespace, body,
-                                    _content_type='application/merge-patch+json')
+    def set_annotation(self, key, value, expected):
+        """Set one annotation, only if it still is ``expected`` (None: absent), so two writers never
+        overwrite each other; the status updates of a rollout in progress do not get in the way."""
+        path = '/metadata/annotations/' + key.replace('~', '~0').replace('/', '~1')
+        ops = [] if 'annotations' in self.obj['metadata'] else [{'op': 'add', 'path': '/metadata/annotations', 'value': {}}]
+        if expected is not None:
+            ops.append({'op': 'test', 'path': path, 'value': expected})
+        ops.append({'op': 'add', 'path': path, 'value': value})
+        self.obj = self.client.call('annotate ' + str(self), self._method('patch'), self.name, self.namespace, ops,
+                                    _content_type='application/json-patch+json')
 
     def pods(self, revisions):
         """The live pods it owns: ``name``, ``uid``, ``revision`` (name of their ReplicaSet or
