@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian 12 machine as root:
-#   setup (apt, dockerd, venv, lab image) -> ansible-lint + ansible-test sanity
-#   -> molecule scenario `symlink` -> pytest (unit, then integration on the lab).
-# Stop at the first failing stage. The lab is removed at the end.
+#   setup (apt, dockerd, venv, lab image, Kubernetes control plane built from
+#   Debian's source package) -> ansible-lint + ansible-test sanity -> molecule
+#   scenario `symlink` -> pytest (unit, then integration on the lab and the
+#   control plane). Stop at the first failing stage. The lab and the control
+#   plane are removed at the end.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$REPO"
@@ -10,10 +12,13 @@ eval "$(scripts/setup.sh --print-env)"
 export ANSIBLE_CONFIG="$REPO/ansible.cfg"
 
 stage() { printf '\n=== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
-trap 'scripts/lab.sh down >/dev/null 2>&1 || true' EXIT
+trap 'scripts/lab.sh down >/dev/null 2>&1 || true; scripts/kube.sh down >/dev/null 2>&1 || true' EXIT
 
 stage "Lab image"
 scripts/lab.sh image
+
+stage "Kubernetes control plane (built once per machine, cached)"
+scripts/kube.sh up >/dev/null
 
 stage "ansible-lint and ansible-test sanity"
 scripts/sanity.sh
