@@ -63,7 +63,7 @@ Suites: bookworm
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-  if [ -z "$(ls "$SRC_APT_DIR/lists" | grep Sources || true)" ]; then
+  if ! compgen -G "$SRC_APT_DIR/lists/*Sources*" >/dev/null; then
     apt_src apt-get update -qq >&2
   fi
 }
@@ -98,7 +98,7 @@ build() {
   gopath=$dir/gopath
   mkdir -p "$gopath/src/k8s.io"
   ln -sfn "$tree" "$gopath/src/k8s.io/kubernetes"
-  export GOPATH=$gopath GO111MODULE=off GOFLAGS= CGO_ENABLED=0 GOCACHE=$dir/gocache
+  export GOPATH=$gopath GO111MODULE=off GOFLAGS='' CGO_ENABLED=0 GOCACHE=$dir/gocache
   local pkg=k8s.io/kubernetes
 
   # The vendored reflect2 1.0.1 crashes at run time under Go >= 1.18.
@@ -111,8 +111,8 @@ build() {
   local inputs
   inputs=$(cd "$tree" && {
       find -H . \( -path ./_\* -o -path ./.\* -o -path ./vendor -o -path ./staging/src/k8s.io/code-generator \
-                   -o -path ./staging/src/k8s.io/sample-apiserver \) -prune -o -type f -name '*.go' -print \
-        | xargs grep -l '^// *+k8s:openapi-gen=' ; } \
+                   -o -path ./staging/src/k8s.io/sample-apiserver \) -prune -o -type f -name '*.go' \
+        -exec grep -l '^// *+k8s:openapi-gen=' {} + ; } \
       | sed 's|/[^/]*$||; s|^\./staging/src|vendor|; s|^\./||' | LC_ALL=C sort -u \
       | sed "s|^|$pkg/|" | paste -sd, -)
   (cd "$gopath/src/$pkg" && "$dir/openapi-gen" --logtostderr -i "$inputs" \
@@ -189,8 +189,8 @@ EOF
 }
 
 wait_for() {  # wait_for WHAT SECONDS COMMAND...
-  local what=$1 seconds=$2 i; shift 2
-  for i in $(seq 1 $((seconds * 2))); do
+  local what=$1 seconds=$2; shift 2
+  for _ in $(seq 1 $((seconds * 2))); do
     "$@" >/dev/null 2>&1 && return
     sleep 0.5
   done

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A node simulator for the lab's Kubernetes control plane (the role kwok plays upstream).
 
 No kubelet can run containers on the test machines, so this process stands in
