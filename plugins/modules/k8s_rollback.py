@@ -20,7 +20,7 @@ description:
     reference), or without either, the previous good version. That is the newest earlier version that the release ledger
     records as verified good. While the ledger is empty, it is the version that ran before the current one. RV(rule)
     says which rule chose it.
-  - Already at the target, nothing changes and RV(changed=false). A second run never toggles back to the version rolled
+  - Already at the target, nothing changes and C(changed=false). A second run never toggles back to the version rolled
     back from, as C(kubectl rollout undo) run twice does.
   - With O(wait=true) it waits until the controller has seen the change and every replica is updated, ready and
     available (a StatefulSet, until its current revision is the update revision and all replicas are ready; a DaemonSet,

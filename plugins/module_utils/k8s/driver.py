@@ -16,7 +16,10 @@ __metaclass__ = type
 
 import time
 
-import yaml
+try:
+    import yaml
+except ImportError:   # the kubernetes client requires PyYAML; without it the module reports the missing client
+    yaml = None
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.driver import Driver, Plan
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import (
