@@ -81,12 +81,17 @@ def run_switch(backend, check_mode=False, force=False, steps=None, pause=0, slee
     if steps and not hasattr(backend, 'stages'):
         raise InvalidInputError('backend={0} switches at once; it takes no steps. Nothing was changed.'.format(
             backend.name))
+    if pause < 0:
+        raise InvalidInputError('pause is {0}; it is seconds between steps, 0 or more. Nothing was changed.'.format(pause))
     before = backend.read()
     after = backend.plan(before)
     result = dict(changed=before != after, backend=backend.name, before=before, after=after)
     # Refusals come here, before anything is written.
     result.update(backend.preflight(before, after, force=force))
     if not result['changed']:
+        if not check_mode:
+            # A second run still proves the platform serves the state (an earlier run may have timed out).
+            _verify(backend, after, before, after)
         return result
     result['diff'] = dict(before=backend.render(before), after=backend.render(after),
                           before_header=backend.describe(), after_header=backend.describe())
@@ -97,21 +102,32 @@ def run_switch(backend, check_mode=False, force=False, steps=None, pause=0, slee
         # The platform validates the final state without making it, where it can.
         backend.apply(after, dry_run=True)
         return result
-    served = before
     for number, stage in enumerate(stages):
         if number and pause:
             sleep(pause)
+        # A failure says where traffic was left: the last state written.
+        served = stages[number - 1] if number else before
         try:
             backend.apply(stage)
-            served = stage
-            backend.verify(stage)
         except RollbackError as err:
-            # Where traffic was left: the last state written (also when only its verification failed).
-            err.details.update(backend=backend.name, before=before, after=served, changed=served != before)
-            if steps:
-                err.details['steps'] = stages[:number + 1]
+            _located(err, backend, before, served, stages[:number] if steps else None)
             raise
+        _verify(backend, stage, before, stage, stages[:number + 1] if steps else None)
     return result
+
+
+def _verify(backend, state, before, served, steps=None):
+    try:
+        backend.verify(state)
+    except RollbackError as err:
+        _located(err, backend, before, served, steps)
+        raise
+
+
+def _located(err, backend, before, served, steps):
+    err.details.update(backend=backend.name, before=before, after=served, changed=served != before)
+    if steps is not None:
+        err.details['steps'] = steps
 
 
 # --- weights: pure logic shared by every weighted backend ----------------------------------------------------------
@@ -156,25 +172,25 @@ def parse_steps(steps):
     return steps if steps and steps[-1] == 100 else steps + [100]
 
 
-def step_weights(before, after, steps, total=100):
+def step_weights(before, after, steps):
     """The weights a gradual switch goes through: at each step, that percentage of the way from
-    ``before`` to ``after`` (both ``[(key, weight)]`` in the same order). Rounded to whole numbers
-    that still add up to ``total``; a step that would not move anything is left out."""
+    ``before`` to ``after`` (both ``[(key, weight)]`` in the same order), rounded to whole numbers
+    without changing their sum; a step that would not move anything is left out."""
     stages = []
     previous = [w for _key, w in before]
     for percent in parse_steps(steps):
         exact = [b + (a - b) * percent / 100.0 for (_k, b), (_k2, a) in zip(before, after)]
-        weights = _apportion(exact, total)
+        weights = _apportion(exact)
         if weights != previous:
             stages.append([(key, weight) for (key, _w), weight in zip(before, weights)])
             previous = weights
     return stages
 
 
-def _apportion(exact, total):
-    """Whole numbers near ``exact`` that add up to ``total`` (largest remainders first, ties in order)."""
+def _apportion(exact):
+    """Whole numbers near ``exact`` with the same (rounded) sum: largest remainders first, ties in order."""
     floors = [int(x) for x in exact]
-    left = total - sum(floors)
+    left = int(round(sum(exact))) - sum(floors)
     by_remainder = sorted(range(len(exact)), key=lambda i: (floors[i] - exact[i], i))
     for i in by_remainder[:left]:
         floors[i] += 1
