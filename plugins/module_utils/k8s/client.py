@@ -57,10 +57,30 @@ class KubeClient:
     def __init__(self, api_client):
         self.api = api_client
         self.host = api_client.configuration.host
-        self.apps = k8s.AppsV1Api(api_client)
-        self.core = k8s.CoreV1Api(api_client)
-        self.coordination = k8s.CoordinationV1Api(api_client)
-        self.custom = k8s.CustomObjectsApi(api_client)
+        self._apis = {}
+
+    # Each API class is imported on first use: CoreV1Api alone takes most of a second to
+    # import, which a rollback of a Deployment that goes well never needs.
+    def _get(self, name):
+        if name not in self._apis:
+            self._apis[name] = getattr(k8s, name)(self.api)
+        return self._apis[name]
+
+    @property
+    def apps(self):
+        return self._get('AppsV1Api')
+
+    @property
+    def core(self):
+        return self._get('CoreV1Api')
+
+    @property
+    def coordination(self):
+        return self._get('CoordinationV1Api')
+
+    @property
+    def custom(self):
+        return self._get('CustomObjectsApi')
 
     @classmethod
     def connect(cls, kubeconfig=None, context=None, host=None, api_key=None, ca_cert=None, validate_certs=None):
