@@ -282,3 +282,12 @@ def test_recorded_verdicts_choose_the_previous_good_version(workloads, roll):
     code, result = roll(name='web', rolled_back_from='v1.2.0')
     assert (code, result['rule'], result['to_version']) == (0, 'ledger', 'v1.0.0'), result
     assert workloads.running('web') == ([image('v1.0.0')], True)
+
+
+def test_rollout_past_its_progress_deadline_fails_with_the_controllers_conditions(workloads, roll):
+    workloads.deploy('Deployment', 'web', 'v1.0.0-pullfail', wait=False, progressDeadlineSeconds=1)
+    workloads.deploy('Deployment', 'web', 'v1.1.0', progressDeadlineSeconds=1)
+    code, result = roll(name='web', version='v1.0.0-pullfail', wait_timeout=120)
+    assert code == 1, result
+    assert 'failed to roll out to v1.0.0-pullfail' in result['msg'] and 'ProgressDeadlineExceeded' in result['msg']
+    assert 'ImagePullBackOff' in result['msg'] and result['waited']['rollout'] == 'failed'
