@@ -27,6 +27,7 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.errors import
     RollbackError,
     RollbackTimeoutError,
 )
+from ansible_collections.ops.rollback.plugins.module_utils.k8s.workload import label_selector, pod_ready
 from ansible_collections.ops.rollback.plugins.module_utils.traffic.switch import (
     TrafficBackend,
     step_weights,
@@ -39,18 +40,6 @@ MERGE_PATCH = 'application/merge-patch+json'
 FIELD_MANAGER = 'ops.rollback'
 ISTIO_API_VERSIONS = ('networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3')
 POLL_SECONDS = 0.5
-
-
-def label_selector(selector):
-    return ','.join('{0}={1}'.format(key, value) for key, value in sorted(selector.items()))
-
-
-def pod_ready(pod):
-    """Ready, and not on its way out: what the endpoint controller sends traffic to."""
-    if pod['metadata'].get('deletionTimestamp'):
-        return False
-    conditions = (pod.get('status') or {}).get('conditions') or []
-    return any(c.get('type') == 'Ready' and c.get('status') == 'True' for c in conditions)
 
 
 def _names(items, most=5):

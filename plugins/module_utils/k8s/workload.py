@@ -58,6 +58,19 @@ def pod_template(template):
     return template
 
 
+def label_selector(selector):
+    """``{app: web}`` as the API's label selector string, ``app=web``."""
+    return ','.join('{0}={1}'.format(key, value) for key, value in sorted(selector.items()))
+
+
+def pod_ready(pod):
+    """Ready, and not on its way out: what the endpoint controller sends traffic to."""
+    if pod['metadata'].get('deletionTimestamp'):
+        return False
+    conditions = (pod.get('status') or {}).get('conditions') or []
+    return any(c.get('type') == 'Ready' and c.get('status') == 'True' for c in conditions)
+
+
 def template_images(template):
     return [(c['name'], c['image']) for c in (template.get('spec') or {}).get('containers') or []]
 
@@ -99,8 +112,7 @@ class Workload:
         return self.obj['metadata'].get('annotations') or {}
 
     def _selector(self):
-        match = ((self.obj['spec'].get('selector') or {}).get('matchLabels') or {})
-        return ','.join('{0}={1}'.format(k, v) for k, v in sorted(match.items())) or None
+        return label_selector((self.obj['spec'].get('selector') or {}).get('matchLabels') or {}) or None
 
     def _owned(self, items, uids):
         return [i for i in items if any(ref.get('uid') in uids and ref.get('controller')
@@ -201,7 +213,7 @@ class Workload:
             waiting = [(c.get('state') or {}).get('waiting', {}).get('reason') for c in status.get('containerStatuses') or []]
             pods.append({
                 'name': metadata['name'], 'uid': metadata['uid'], 'revision': revision,
-                'ready': any(c.get('type') == 'Ready' and c.get('status') == 'True' for c in status.get('conditions') or []),
+                'ready': pod_ready(pod),
                 'waiting': [reason for reason in waiting if reason],
                 'terminating': bool(metadata.get('deletionTimestamp')),
             })

@@ -285,8 +285,8 @@ def test_recorded_verdicts_choose_the_previous_good_version(workloads, roll):
 
 
 def test_rollout_past_its_progress_deadline_fails_with_the_controllers_conditions(workloads, roll):
-    workloads.deploy('Deployment', 'web', 'v1.0.0-pullfail', wait=False, progressDeadlineSeconds=1)
-    workloads.deploy('Deployment', 'web', 'v1.1.0', progressDeadlineSeconds=1)
+    workloads.deploy('Deployment', 'web', 'v1.0.0-pullfail', wait=False, progressDeadlineSeconds=5)
+    workloads.deploy('Deployment', 'web', 'v1.1.0', progressDeadlineSeconds=5)
     code, result = roll(name='web', version='v1.0.0-pullfail', wait_timeout=120)
     assert code == 1, result
     assert 'failed to roll out to v1.0.0-pullfail' in result['msg'] and 'ProgressDeadlineExceeded' in result['msg']
