@@ -31,9 +31,13 @@ if _COLLECTIONS not in sys.path:
 @pytest.fixture
 def run_module(capsys):
     """Run a module's main() with these arguments; return (exit code, result)."""
+    from ansible.module_utils.common import warnings
     from ansible.module_utils.testing import patch_module_args
 
     def run(main, args):
+        # Warnings are collected per process: without this, a run would report the last one's too.
+        warnings._global_warnings.clear()
+        warnings._global_deprecations.clear()
         with patch_module_args(args):
             with pytest.raises(SystemExit) as caught:
                 main()
