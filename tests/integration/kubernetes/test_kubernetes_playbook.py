@@ -1,0 +1,287 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rollback playbook on Kubernetes workloads (rollback_platform: kubernetes).
+
+Against the real control plane of scripts/kube.sh, in a namespace per test:
+workloads are deployed and broken with kubectl as a pipeline would, the
+playbook runs as a user runs it (inventory/kubernetes/lab.yml, pointed at
+the test's namespace), and what is asserted is read back from the cluster:
+the images the pods run and whether they are ready, the ledger annotation
+and the Leases.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+BIN = os.path.dirname(sys.executable)
+LAB_INVENTORY = os.path.join(REPO, 'inventory', 'kubernetes', 'lab.yml')
+LEDGER = 'ops.rollback/ledger'
+IMAGE = 'registry.example/{0}:{1}'
+BROKEN = 'v3-crashloop'
+# Where a deploy is waited on: generous, as a slow CI machine needs; never asserted.
+DEPLOY_TIMEOUT = 120
+
+
+class KubeLab:
+    """The lab inventory pointed at one namespace, the playbook run as a user runs it, and
+    the workloads as kubectl sees them."""
+
+    def __init__(self, kube, namespace, tmp_path):
+        self.kube = kube
+        self.namespace = namespace
+        self.tmp_path = tmp_path
+        with open(LAB_INVENTORY) as handle:
+            inventory = yaml.safe_load(handle)
+        inventory['all']['vars']['kubernetes_namespace'] = namespace
+        self.inventory = str(tmp_path / 'hosts.yml')
+        with open(self.inventory, 'w') as handle:
+            yaml.safe_dump(inventory, handle, default_flow_style=False, sort_keys=False)
+        self.runs = 0
+        self.last_timeline = None
+
+    # --- running the playbook ----------------------------------------------
+    def env(self):
+        self.runs += 1
+        self.last_timeline = str(self.tmp_path / 'timeline-{0}.jsonl'.format(self.runs))
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
+                   ANSIBLE_FORCE_COLOR='0', OPS_ROLLBACK_TIMELINE=self.last_timeline)
+        env['PATH'] = BIN + os.pathsep + env.get('PATH', '')
+        return env
+
+    def rollback(self, service, *args, expect_rc=0):
+        """``ansible-playbook ops.rollback.rollback -i <inventory> -e service=<service> <args>``; its output."""
+        command = [os.path.join(BIN, 'ansible-playbook'), 'ops.rollback.rollback', '-i', self.inventory,
+                   '-e', 'service=' + service] + list(args)
+        proc = subprocess.run(command, cwd=REPO, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, check=False)
+        assert proc.returncode == expect_rc, 'ansible-playbook {0} exited {1}:\n{2}'.format(
+            ' '.join(args), proc.returncode, proc.stdout[-8000:])
+        return proc.stdout
+
+    def timeline(self):
+        with open(self.last_timeline) as handle:
+            return [json.loads(line) for line in handle]
+
+    def take_lease_as_another_run(self, kind, name, owner):
+        """Take the workload's rollback Lease as another run on another controller (an AWX job) does."""
+        args = {'state': 'listed', 'kind': kind, 'name': name, 'namespace': self.namespace,
+                'kubeconfig': self.kube.kubeconfig,
+                'lock': {'owner': owner, 'holder': {'user': 'awx', 'controller': 'awx-node-2'}}}
+        proc = subprocess.run([os.path.join(BIN, 'ansible'), 'web-lab', '-i', self.inventory,
+                               '-m', 'ops.rollback.k8s_rollback', '-a', json.dumps(args)],
+                              cwd=REPO, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              check=False)
+        assert proc.returncode == 0, proc.stdout[-4000:]
+
+    # --- deploying, as a pipeline would ----------------------------------------
+    def deploy(self, kind, name, version, replicas=2):
+        """``kubectl apply`` the workload at ``version``; waits for the rollout of a good one,
+        and for a pod of a broken one (it never becomes ready)."""
+        labels = {'app': name}
+        template = {'metadata': {'labels': labels},
+                    'spec': {'containers': [{'name': name, 'image': IMAGE.format(name, version)}]}}
+        spec = {'selector': {'matchLabels': labels}, 'template': template}
+        if kind != 'DaemonSet':
+            spec['replicas'] = replicas
+        if kind == 'StatefulSet':
+            spec['serviceName'] = name
+        self.kube.apply(self.namespace, {'apiVersion': 'apps/v1', 'kind': kind,
+                                         'metadata': {'name': name, 'labels': labels}, 'spec': spec})
+        if not version.endswith('-crashloop'):
+            self.kube.kubectl('rollout', 'status', '{0}/{1}'.format(kind.lower(), name),
+                              '--timeout={0}s'.format(DEPLOY_TIMEOUT), namespace=self.namespace)
+            return
+        deadline = time.monotonic() + DEPLOY_TIMEOUT
+        while not any(IMAGE.format(name, version) in images for images, _ready in self.pods(name).values()):
+            assert time.monotonic() < deadline, 'no pod of {0} {1} ever ran {2}'.format(kind, name, version)
+            time.sleep(0.5)
+
+    def deploy_broken_after_two_good(self, kind, name):
+        for version in ('v1', 'v2', BROKEN):
+            self.deploy(kind, name, version)
+
+    # --- what a user can observe -------------------------------------------------
+    def pods(self, name):
+        """``{pod: (images, ready)}`` of the workload's live pods."""
+        return self.kube.running_images(self.namespace, 'app=' + name)
+
+    def runs_only(self, name, version, count):
+        """Whether exactly ``count`` pods run ``version`` and are ready, and no other pod is left."""
+        pods = self.pods(name)
+        return len(pods) == count and all(
+            images == (IMAGE.format(name, version),) and ready for images, ready in pods.values())
+
+    def wait_until_only(self, name, version, count):
+        """Give the old pods time to go: a rollout is complete before the last old pod is gone."""
+        deadline = time.monotonic() + DEPLOY_TIMEOUT
+        while not self.runs_only(name, version, count) and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    def obj(self, kind, name):
+        return self.kube.get(self.namespace, kind.lower(), name)
+
+    def template_image(self, kind, name):
+        return self.obj(kind, name)['spec']['template']['spec']['containers'][0]['image']
+
+    def ledger_entries(self, kind, name):
+        text = (self.obj(kind, name)['metadata'].get('annotations') or {}).get(LEDGER)
+        return json.loads(text) if text else []
+
+    def ledger(self, kind, name):
+        """``{version: newest verdict}`` of the workload's ledger annotation."""
+        return dict((e['version'], e['state']) for e in self.ledger_entries(kind, name))
+
+    def leases(self):
+        """``{name: holderIdentity}`` of every Lease in the namespace."""
+        return dict((lease['metadata']['name'], lease['spec'].get('holderIdentity'))
+                    for lease in self.kube.get(self.namespace, 'leases')['items'])
+
+
+def recap_changed(output, host):
+    return int(re.search(r'^{0}\s*:.*?changed=(\d+)'.format(re.escape(host)), output, re.M).group(1))
+
+
+@pytest.fixture
+def lab(kube, namespace, tmp_path):
+    return KubeLab(kube, namespace, tmp_path)
+
+
+def test_rollback_to_previous_then_again(lab):
+    lab.deploy_broken_after_two_good('Deployment', 'web')
+
+    output = lab.rollback('web', '-e', 'reason="error rate 8%"')
+    lab.wait_until_only('web', 'v2', 2)
+    assert lab.runs_only('web', 'v2', 2), lab.pods('web')
+    assert lab.template_image('Deployment', 'web') == IMAGE.format('web', 'v2')
+    # Left bad before the change, the target good once verified; the reason with both.
+    assert [(e['version'], e['state']) for e in lab.ledger_entries('Deployment', 'web')] == [
+        (BROKEN, 'bad'), ('v2', 'good')]
+    assert all(e['note'] == 'ops.rollback: error rate 8%' for e in lab.ledger_entries('Deployment', 'web'))
+    assert lab.leases() == {}
+    assert 'service web: target v2 (rule: release-before-current) -> done' in output
+    assert re.search(r'^  web-lab\s+{0} -> v2\s+ok$'.format(BROKEN), output, re.M)
+    # kubectl apply deployed v3: its next apply would bring it back, and the run says so.
+    assert 'last-applied-configuration of deployment web in namespace {0} still names'.format(lab.namespace) in output
+    summary = lab.timeline()[-1]
+    assert summary['event'] == 'summary' and summary['verdicts']['web']['state'] == 'done'
+    assert summary['phases']['verify']['outcome'] == 'ok'
+
+    # Again: previous is now the version the ledger says is good and already runs.
+    output = lab.rollback('web')
+    assert recap_changed(output, 'web-lab') == 0
+    assert 'service web: target v2 (rule: ledger) -> done' in output
+    assert lab.runs_only('web', 'v2', 2), lab.pods('web')
+    assert lab.ledger('Deployment', 'web') == {BROKEN: 'bad', 'v2': 'good'}
+    assert lab.leases() == {}
+
+
+def test_rollback_to_an_explicit_version(lab):
+    lab.deploy_broken_after_two_good('Deployment', 'web')
+
+    output = lab.rollback('web', '-e', 'version=v1')
+    assert 'service web: target v1 (rule: explicit) -> done' in output
+    lab.wait_until_only('web', 'v1', 2)
+    assert lab.runs_only('web', 'v1', 2), lab.pods('web')
+    assert lab.ledger('Deployment', 'web') == {BROKEN: 'bad', 'v1': 'good'}
+    assert lab.leases() == {}
+
+    # The same command again changes nothing.
+    output = lab.rollback('web', '-e', 'version=v1')
+    assert recap_changed(output, 'web-lab') == 0
+    assert lab.runs_only('web', 'v1', 2), lab.pods('web')
+
+
+def test_check_mode_changes_nothing(lab):
+    lab.deploy_broken_after_two_good('Deployment', 'web')
+    before = lab.obj('Deployment', 'web')
+
+    output = lab.rollback('web', '--check', '--diff')
+    assert 'service web: target v2 (rule: release-before-current) -> planned' in output
+    assert 'image: registry.example/web:v2' in output   # the diff of the pod template
+    after = lab.obj('Deployment', 'web')
+    assert after['metadata']['generation'] == before['metadata']['generation']
+    assert after['spec']['template'] == before['spec']['template']
+    assert LEDGER not in (after['metadata'].get('annotations') or {})
+    assert lab.leases() == {}
+
+
+def test_a_run_holding_the_lease_refuses_another(lab):
+    lab.deploy_broken_after_two_good('Deployment', 'web')
+    lab.take_lease_as_another_run('Deployment', 'web', 'awx-job-4711')
+
+    output = lab.rollback('web', expect_rc=2)
+    assert 'Another rollback is running here: run awx-job-4711 by awx@awx-node-2' in output
+    assert 'Nothing was changed.' in output
+    assert re.search(r'^  web-lab\s+.* unchanged', output, re.M)
+    # Nothing changed, and the other run keeps its Lease.
+    assert lab.template_image('Deployment', 'web') == IMAGE.format('web', BROKEN)
+    assert lab.ledger_entries('Deployment', 'web') == []
+    assert lab.leases() == {'ops-rollback-deployment-web': 'awx-job-4711'}
+
+
+def test_unknown_version_is_refused_listing_the_versions(lab):
+    lab.deploy_broken_after_two_good('Deployment', 'web')
+    before = lab.obj('Deployment', 'web')
+
+    output = lab.rollback('web', '-e', 'version=v9', expect_rc=2)
+    assert ('Cannot roll back service web to v9: no such version in its history (available: v1 (revision 1), '
+            'v2 (revision 2), {0} (revision 3))'.format(BROKEN)) in output
+    assert 'Nothing was changed.' in output
+    after = lab.obj('Deployment', 'web')
+    assert after['spec']['template'] == before['spec']['template']
+    assert lab.ledger_entries('Deployment', 'web') == []
+    # The run took the Lease before it read the history, and released it when it stopped.
+    assert lab.leases() == {}
+
+
+def test_without_health_endpoints_the_rollback_is_not_verified(lab):
+    lab.deploy_broken_after_two_good('Deployment', 'web')
+
+    output = lab.rollback('web', '-e', '{"rollback_health_endpoints": []}')
+    assert 'phase verify skipped: no health endpoints configured' in output
+    assert 'service web: target v2 (rule: release-before-current) -> rolled back but NOT verified' in output
+    lab.wait_until_only('web', 'v2', 2)
+    # The version left is bad all the same; the target is not recorded good.
+    assert lab.ledger('Deployment', 'web') == {BROKEN: 'bad'}
+    assert lab.leases() == {}
+
+
+def test_statefulset_stuck_on_a_broken_pod(lab):
+    # OrderedReady: the broken pod (the highest ordinal, updated first) is never
+    # ready, and the controller does not replace a pod that is not ready.
+    lab.deploy_broken_after_two_good('StatefulSet', 'db')
+
+    output = lab.rollback('db', '-e', 'kubernetes_recreate_stuck_pods=false', expect_rc=2)
+    assert 'statefulset db in namespace {0} is stuck: pod(s) db-1 (CrashLoopBackOff)'.format(lab.namespace) in output
+    assert '-e kubernetes_recreate_stuck_pods=true' in output
+    assert 'service db: target v2 (rule: release-before-current) -> FAILED on db-lab' in output
+    assert lab.leases() == {}
+
+    # The lab inventory lets the rollback delete exactly that pod: the same command converges.
+    output = lab.rollback('db')
+    assert 'service db: target v2 (rule: release-before-current) -> done' in output
+    lab.wait_until_only('db', 'v2', 2)
+    assert lab.runs_only('db', 'v2', 2), lab.pods('db')
+    assert lab.ledger('StatefulSet', 'db') == {BROKEN: 'bad', 'v2': 'good'}
+    assert lab.leases() == {}
+
+
+def test_daemonset(lab):
+    lab.deploy_broken_after_two_good('DaemonSet', 'log-agent')
+    nodes = len(lab.kube.get(None, 'nodes')['items'])
+
+    output = lab.rollback('agent')
+    assert 'service agent: target v2 (rule: release-before-current) -> done' in output
+    lab.wait_until_only('log-agent', 'v2', nodes)
+    assert lab.runs_only('log-agent', 'v2', nodes), lab.pods('log-agent')
+    assert lab.ledger('DaemonSet', 'log-agent') == {BROKEN: 'bad', 'v2': 'good'}
+    assert lab.leases() == {}
