@@ -2,7 +2,7 @@
 # The whole test suite, on a fresh Debian 12 machine as root:
 #   setup (apt, dockerd, venv, lab image, Kubernetes control plane built from
 #   Debian's source package) -> ansible-lint + ansible-test sanity -> molecule
-#   scenario `symlink` -> pytest (unit, then integration on the lab and the
+#   scenarios `symlink` and `kubernetes` -> pytest (unit, then integration on the lab and the
 #   control plane). Stop at the first failing stage. The lab and the control
 #   plane are removed at the end.
 set -euo pipefail
@@ -25,6 +25,9 @@ scripts/sanity.sh
 
 stage "Molecule scenario: symlink"
 molecule test -s symlink
+
+stage "Molecule scenario: kubernetes"
+molecule test -s kubernetes
 
 stage "pytest: unit and integration"
 python -m pytest -p no:cacheprovider tests/unit tests/integration
