@@ -33,15 +33,18 @@ kubectl -n "$NS" rollout status deployment/web >/dev/null
 
 cat >"$WORK/inventory.yml" <<EOF
 all:
-  hosts:
-    web-bench:
-      ansible_connection: local
-      ansible_python_interpreter: "{{ ansible_playbook_python }}"
-      rollback_service: web
-      rollback_platform: kubernetes
-      kubernetes_namespace: $NS
-      kubernetes_name: web
-      kubernetes_kubeconfig: $KUBECONFIG
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+    rollback_platform: kubernetes
+    kubernetes_namespace: $NS
+    kubernetes_kubeconfig: $KUBECONFIG
+  children:
+    web:
+      hosts:
+        web-bench:
+          rollback_service: web
+          kubernetes_name: web
 EOF
 
 # The module run the way Ansible runs a module: a python process, the arguments in a file.
