@@ -39,10 +39,15 @@ def _deployable(entry):
     return entry.get('deployable', True)
 
 
+def _shown(entry):
+    """An entry as a user recognises it: version, revision, and the images where a platform has them."""
+    details = ['revision {0}'.format(entry['revision'])] if entry.get('revision') is not None else []
+    details += ['{0}={1}'.format(name, image) for name, image in sorted((entry.get('images') or {}).items())]
+    return '{0} ({1})'.format(entry['version'], ', '.join(details)) if details else entry['version']
+
+
 def _listing(history):
-    shown = ['{0} (revision {1})'.format(e['version'], e['revision']) if e.get('revision') is not None else e['version']
-             for e in history if _deployable(e)]
-    return ', '.join(shown) or 'none'
+    return ', '.join(_shown(e) for e in history if _deployable(e)) or 'none'
 
 
 def _currents(current):

@@ -179,8 +179,10 @@ def test_paused_deployment_is_refused(workloads, roll, kube, namespace):
 
 
 @pytest.mark.parametrize('args, message', [
-    ({'version': 'v9.9.9'}, 'no such version in its history (available: v1.0.0 (revision 1), v1.1.0 (revision 2))'),
-    ({'revision': 7}, 'revision 7: not in its history (available: v1.0.0 (revision 1), v1.1.0 (revision 2))'),
+    ({'version': 'v9.9.9'}, 'no such version in its history (available: v1.0.0 (revision 1, web={0}:v1.0.0), '
+                            'v1.1.0 (revision 2, web={0}:v1.1.0))'.format(REGISTRY)),
+    ({'revision': 7}, 'revision 7: not in its history (available: v1.0.0 (revision 1, web={0}:v1.0.0), '
+                      'v1.1.0 (revision 2, web={0}:v1.1.0))'.format(REGISTRY)),
     ({'version': 'v1; rm -rf /'}, 'Refusing version'),
     ({'name': 'nope'}, 'There is no deployment nope'),
 ])
