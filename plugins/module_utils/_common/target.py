@@ -165,7 +165,7 @@ def merge_histories(histories):
                 after = names.index(entry['version'])
             else:
                 after += 1
-                merged.insert(after, {'version': entry['version'], 'revision': entry.get('revision')})
+                merged.insert(after, dict((key, entry[key]) for key in ('version', 'revision', 'images') if key in entry))
     for entry in merged:
         missing, whys = [], []
         for host, history in sorted(histories.items()):

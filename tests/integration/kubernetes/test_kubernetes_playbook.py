@@ -233,8 +233,9 @@ def test_unknown_version_is_refused_listing_the_versions(lab):
     before = lab.obj('Deployment', 'web')
 
     output = lab.rollback('web', '-e', 'version=v9', expect_rc=2)
-    assert ('Cannot roll back service web to v9: no such version in its history (available: v1 (revision 1), '
-            'v2 (revision 2), {0} (revision 3))'.format(BROKEN)) in output
+    assert ('Cannot roll back service web to v9: no such version in its history (available: v1 (revision 1, '
+            'web={0}), v2 (revision 2, web={1}), {2} (revision 3, web={3}))'.format(
+                IMAGE.format('web', 'v1'), IMAGE.format('web', 'v2'), BROKEN, IMAGE.format('web', BROKEN))) in output
     assert 'Nothing was changed.' in output
     after = lab.obj('Deployment', 'web')
     assert after['spec']['template'] == before['spec']['template']
