@@ -32,6 +32,7 @@ from ansible_collections.ops.rollback.plugins.module_utils.k8s.images import ima
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.store import AnnotationLedger
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.workload import (
     BROKEN_REASONS,
+    CHANGE_CAUSE_ANNOTATION,
     describe_conditions,
     entry_of,
     failed_conditions,
@@ -115,8 +116,8 @@ class WorkloadDriver(Driver):
                 self.workload, revision['revision'], ', '.join('{0}={1}'.format(*i) for i in
                                                                template_images(revision['template']))))
             after = revision['template']
-            if self.workload.kind == 'Deployment' and revision['change_cause'] != self.workload.annotations.get(
-                    'kubernetes.io/change-cause'):
+            if self._is_deployment() and revision['change_cause'] != self.workload.annotations.get(
+                    CHANGE_CAUSE_ANNOTATION):
                 steps.append('set its change-cause to {0!r}'.format(revision['change_cause']) if revision['change_cause']
                              else 'remove its change-cause')
             if self.dry_run:
