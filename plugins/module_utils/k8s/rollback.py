@@ -1,12 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: ops.rollback contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What k8s_rollback does in each of its states, over a ``WorkloadDriver``.
+"""What k8s_rollback does in each of its states, over the driver of its strategy (k8s/strategy.py).
 
 ``rolled_back`` runs the rollback core; ``listed`` is the platform role
 contract's state (current, history, ledger verdicts), read under the run's
 Lease when a lock is given; ``unlocked`` releases that Lease; ``recorded``
 writes the ledger's verdicts once a rollback was verified.
+
+A ``WorkloadDriver`` (strategy rolling) is locked and named by its
+workload. A driver that rolls back through another object (the Service of a
+blue-green pair, the VirtualService of a canary) says so itself:
+``lock_store()``, ``named()`` (its result key and value) and
+``report(result)`` (what its result adds to the core's).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,6 +28,9 @@ from ansible_collections.ops.rollback.plugins.module_utils.k8s.store import Leas
 
 
 def lock_store(driver):
+    """The Lease that locks the driver's service: the driver's own, else its workload's."""
+    if hasattr(driver, 'lock_store'):
+        return driver.lock_store()
     workload = driver.workload
     return LeaseLockStore(workload.client, workload.namespace, lease_name(workload.kind, workload.name))
 
@@ -30,10 +39,9 @@ def run_k8s_rollback(driver, state='rolled_back', version=None, revision=None, c
                      wait_timeout=300, rolled_back_from=None, note=None, lock=None, warn=None):
     """The module's result for ``state``; ``lock`` (``owner``, ``ttl``, ``force``, ``holder``)."""
     warn = warn or (lambda msg: None)
-    workload = driver.workload
     if state == 'unlocked':
         return dict(run_lock(lock_store(driver), 'released', lock['owner'], check_mode=check_mode, warn=warn),
-                    workload=_named(workload))
+                    **_named(driver))
     taken = None
     if state == 'listed' and lock and not check_mode:
         taken = run_lock(lock_store(driver), 'acquired', lock['owner'], holder=lock.get('holder'), ttl=lock['ttl'],
@@ -43,12 +51,10 @@ def run_k8s_rollback(driver, state='rolled_back', version=None, revision=None, c
     if state == 'rolled_back':
         result = run_rollback(driver, version=version, revision=revision, check_mode=check_mode, wait=wait,
                               wait_timeout=wait_timeout, rolled_back_from=rolled_back_from, note=note)
-        target = next(e for e in driver.history() if e['version'] == result['to_version'] and
-                      (result.get('to_revision') is None or result['to_revision'] in e['revisions']))
-        result['images'] = {'before': current.get('images', {}), 'after': target['images']}
-        if driver.deleted_pods:
-            result['deleted_pods'] = driver.deleted_pods
-        _warn_of_drift(driver, current, target, result, warn, check_mode)
+        if hasattr(driver, 'report'):
+            result.update(driver.report(result))
+        else:
+            _report_workload(driver, current, result, warn, check_mode)
     elif state == 'recorded':
         result = _record(driver, version, rolled_back_from, note, check_mode)
     else:
@@ -59,12 +65,25 @@ def run_k8s_rollback(driver, state='rolled_back', version=None, revision=None, c
             result.update(changed=taken['changed'], lock=taken['lock'])
             if taken.get('taken_over'):
                 result['taken_over'] = taken['taken_over']
-    result['workload'] = _named(workload)
+    result.update(_named(driver))
     return result
 
 
-def _named(workload):
-    return {'kind': workload.kind, 'name': workload.name, 'namespace': workload.namespace}
+def _named(driver):
+    """The result's key naming what was rolled back: ``workload``, or the driver's own."""
+    if hasattr(driver, 'named'):
+        return driver.named()
+    workload = driver.workload
+    return {'workload': {'kind': workload.kind, 'name': workload.name, 'namespace': workload.namespace}}
+
+
+def _report_workload(driver, current, result, warn, check_mode):
+    target = next(e for e in driver.history() if e['version'] == result['to_version'] and
+                  (result.get('to_revision') is None or result['to_revision'] in e['revisions']))
+    result['images'] = {'before': current.get('images', {}), 'after': target['images']}
+    if driver.deleted_pods:
+        result['deleted_pods'] = driver.deleted_pods
+    _warn_of_drift(driver, current, target, result, warn, check_mode)
 
 
 def _canonical(driver, version):

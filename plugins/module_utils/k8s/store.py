@@ -1,12 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: ops.rollback contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Where a Kubernetes workload keeps its release ledger and its rollback lock.
+"""Where a Kubernetes service keeps its release ledger and its rollback lock.
 
-Both live in the cluster, next to the workload, so every controller node and
-AWX pod sees the same: the ledger as an annotation on the workload, the lock
-as a ``coordination.k8s.io/v1`` Lease in its namespace (created, never
-overwritten, so two runs cannot both take it).
+Both live in the cluster, next to the service, so every controller node and
+AWX pod sees the same: the ledger as an annotation on the object that stands
+for the service (the workload; the Service of a blue-green pair; the
+VirtualService of a canary), the lock as a ``coordination.k8s.io/v1`` Lease
+in its namespace named after that object (created, never overwritten, so two
+runs cannot both take it).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,7 +27,8 @@ LOCK_ANNOTATION = 'ops.rollback/lock'
 
 
 class AnnotationLedger(Ledger):
-    """The ledger of a ``Workload``: a JSON list in its ``ops.rollback/ledger`` annotation."""
+    """The ledger of a ``Workload`` or an ``AnnotatedObject``: a JSON list in its ``ops.rollback/ledger``
+    annotation. The object has ``kind``, ``name``, ``namespace``, ``annotations`` and ``set_annotation``."""
 
     version_syntax = IMAGE
 
@@ -52,6 +55,67 @@ class AnnotationLedger(Ledger):
     def _append(self, entries):
         self.workload.set_annotation(LEDGER_ANNOTATION, json.dumps(self.entries() + entries, sort_keys=True),
                                      expected=self.workload.annotations.get(LEDGER_ANNOTATION))
+
+
+JSON_PATCH = 'application/json-patch+json'
+
+
+def annotation_ops(obj, key, value, expected):
+    """The JSON patch that sets annotation ``key`` of ``obj`` (as read) to ``value``, only if it still is
+    ``expected`` (None: absent): two writers never overwrite each other."""
+    path = '/metadata/annotations/' + key.replace('~', '~0').replace('/', '~1')
+    ops = [] if 'annotations' in obj['metadata'] else [{'op': 'add', 'path': '/metadata/annotations', 'value': {}}]
+    if expected is not None:
+        ops.append({'op': 'test', 'path': path, 'value': expected})
+    ops.append({'op': 'add', 'path': path, 'value': value})
+    return ops
+
+
+class AnnotatedObject:
+    """An object other than a workload that keeps a ledger in its annotations (a Service, a
+    VirtualService). Subclasses say how it is read (``_get``) and patched (``_patch(ops)``),
+    both through the ``KubeClient`` so errors read the same everywhere."""
+
+    kind = None
+    #: The option that names it, for messages (``service=``), and what else to check when it is missing.
+    option = 'name'
+    missing_hint = ''
+
+    def __init__(self, client, name, namespace):
+        self.client = client
+        self.name = name
+        self.namespace = namespace
+        self.obj = None
+
+    def __str__(self):
+        return '{0} {1} in namespace {2}'.format(self.kind, self.name, self.namespace)
+
+    def _get(self):
+        raise NotImplementedError
+
+    def _patch(self, ops):
+        raise NotImplementedError
+
+    def read(self):
+        """Read the object; a missing one is named with the option that names it."""
+        try:
+            self.obj = self._get()
+        except NotFoundError:
+            raise NotFoundError(
+                'There is no {0}: check {1}= and namespace= (kubectl get {2} -n {3}){4}. Nothing was changed.'.format(
+                    self, self.option, self.kind.lower(), self.namespace, self.missing_hint), status=404)
+        return self.obj
+
+    @property
+    def annotations(self):
+        return self.obj['metadata'].get('annotations') or {}
+
+    def set_annotation(self, key, value, expected):
+        self.obj = self._patch(annotation_ops(self.obj, key, value, expected))
+
+    def lock_store(self):
+        """The rollback lock of the service this object stands for: a Lease named after it."""
+        return LeaseLockStore(self.client, self.namespace, lease_name(self.kind, self.name))
 
 
 def lease_name(kind, name):
