@@ -140,8 +140,8 @@ options:
     version_added: "0.2.0"
   deployments:
     description:
-      - The Deployment of each color, for example C(blue) to V(web-blue) and C(green) to V(web-green); at least two. Required with
-        O(strategy=blue_green), and only for it.
+      - The Deployment of each color, for example C(blue) to V(web-blue) and C(green) to V(web-green); at least two.
+      - Required with O(strategy=blue_green) (except with O(state=unlocked)), and only for it.
       - A Service that selects a color not named here is refused.
     type: dict
     version_added: "0.2.0"
@@ -156,7 +156,8 @@ options:
     type: raw
     version_added: "0.2.0"
   stable:
-    description: The stable half of the canary. Required with O(strategy=canary), and only for it.
+    description: The stable half of the canary. Required with O(strategy=canary) (except with O(state=unlocked)), and only
+      for it.
     type: dict
     version_added: "0.2.0"
     suboptions:
@@ -172,7 +173,8 @@ options:
         type: str
         required: true
   canary:
-    description: The canary half, aborted. Required with O(strategy=canary), and only for it.
+    description: The canary half, aborted. Required with O(strategy=canary) (except with O(state=unlocked)), and only for
+      it.
     type: dict
     version_added: "0.2.0"
     suboptions:
@@ -594,8 +596,8 @@ def roll_back(module):
 def main():
     run_module(argument_spec(), roll_back, state_options=STATE_OPTIONS, mutually_exclusive=[('version', 'revision')],
                required_if=[('state', 'unlocked', ['lock']), ('state', 'recorded', ['version']),
-                            ('strategy', 'rolling', ['name']), ('strategy', 'blue_green', ['service', 'deployments']),
-                            ('strategy', 'canary', ['virtual_service', 'stable', 'canary'])])
+                            ('strategy', 'rolling', ['name']), ('strategy', 'blue_green', ['service']),
+                            ('strategy', 'canary', ['virtual_service'])])
 
 
 if __name__ == '__main__':

@@ -60,6 +60,15 @@ class ServiceObject(AnnotatedObject):
                                 self.namespace, ops, _content_type=JSON_PATCH)
 
 
+def check_deployments(deployments):
+    """``deployments`` (color -> Deployment name) names at least two colors."""
+    if not isinstance(deployments, dict) or len(deployments) < 2 or not all(
+            isinstance(name, str) and name for name in deployments.values()):
+        raise InvalidInputError(
+            'deployments must name the Deployment of each color, at least two, for example {{blue: web-blue, '
+            'green: web-green}}; got {0!r}. Nothing was changed.'.format(deployments))
+
+
 def serving(workload):
     """``(True, None)`` when a Deployment (as read) is rolled out and every replica available, so
     traffic can go to it; else ``(False, why)``."""
@@ -116,11 +125,6 @@ class BlueGreenDriver(Driver):
 
     def __init__(self, client, service, namespace, deployments, selector_label=None, container=None, dry_run=False):
         selector_label = selector_label or DEFAULT_SELECTOR_LABEL
-        if not isinstance(deployments, dict) or len(deployments) < 2 or not all(
-                isinstance(name, str) and name for name in deployments.values()):
-            raise InvalidInputError(
-                'deployments must name the Deployment of each color, at least two, for example {{blue: web-blue, '
-                'green: web-green}}; got {0!r}. Nothing was changed.'.format(deployments))
         self.client = client
         self.namespace = namespace
         self.selector_label = selector_label
@@ -128,8 +132,11 @@ class BlueGreenDriver(Driver):
         self.dry_run = dry_run
         self.service = ServiceObject(client, service, namespace)
         self.ledger = AnnotationLedger(self.service)
+        if deployments is not None:   # releasing the Lease needs none
+            check_deployments(deployments)
+        self.deployments = deployments
         self.colors = dict((str(color), Workload(client, 'Deployment', name, namespace))
-                           for color, name in deployments.items())
+                           for color, name in (deployments or {}).items())
         self.selector = None
         self.live = None
         self._entries = None
@@ -150,6 +157,7 @@ class BlueGreenDriver(Driver):
     # --- reading -----------------------------------------------------------
     def load(self):
         """Read the Service and every color's Deployment once; everything else works from that."""
+        check_deployments(self.deployments)
         obj = self.service.read()
         if obj['spec'].get('type') == 'ExternalName':
             raise InvalidInputError('{0} is of type ExternalName: it has no selector to switch. Nothing was '

@@ -73,6 +73,22 @@ def _key(side):
     return side['host'], side.get('subset')
 
 
+def check_halves(stable, canary):
+    """``stable`` and ``canary`` (each ``{host, subset, deployment}``) are given and tell the halves apart."""
+    if not stable or not canary:
+        raise InvalidInputError(
+            'strategy=canary needs stable= and canary=, each the route\'s destination and the Deployment behind it '
+            '(host, subset, deployment); got stable={0!r} and canary={1!r}. Nothing was changed.'.format(stable, canary))
+    if stable['deployment'] == canary['deployment']:
+        raise InvalidInputError(
+            'stable and canary name the same Deployment, {0}: the canary runs in a Deployment of its own. '
+            'Nothing was changed.'.format(stable['deployment']))
+    if _key(stable) == _key(canary):
+        raise InvalidInputError(
+            'stable and canary name the same destination, {0}: give them the host or subset that tells them '
+            'apart in the route. Nothing was changed.'.format(describe_destination(_key(stable))))
+
+
 class CanaryDriver(Driver):
     """Abort the canary of VirtualService ``virtual_service``: ``stable`` and ``canary`` are
     ``{host, subset, deployment}``, the route's destination and the Deployment behind it;
@@ -81,16 +97,10 @@ class CanaryDriver(Driver):
 
     version_syntax = IMAGE
 
-    def __init__(self, client, virtual_service, namespace, stable, canary, route=None, container=None,
+    def __init__(self, client, virtual_service, namespace, stable=None, canary=None, route=None, container=None,
                  dry_run=False, clock=time.monotonic, sleep=time.sleep):
-        if stable['deployment'] == canary['deployment']:
-            raise InvalidInputError(
-                'stable and canary name the same Deployment, {0}: the canary runs in a Deployment of its own. '
-                'Nothing was changed.'.format(stable['deployment']))
-        if _key(stable) == _key(canary):
-            raise InvalidInputError(
-                'stable and canary name the same destination, {0}: give them the host or subset that tells them '
-                'apart in the route. Nothing was changed.'.format(describe_destination(_key(stable))))
+        if stable is not None or canary is not None:   # releasing the Lease needs neither
+            check_halves(stable, canary)
         self.client = client
         self.namespace = namespace
         self.route = route
@@ -101,12 +111,14 @@ class CanaryDriver(Driver):
         self.sides = {'stable': stable, 'canary': canary}
         self.vs = VirtualServiceObject(client, virtual_service, namespace)
         self.ledger = AnnotationLedger(self.vs)
-        self.stable = Workload(client, 'Deployment', stable['deployment'], namespace)
-        self.canary = Workload(client, 'Deployment', canary['deployment'], namespace)
-        self.weights = VirtualServiceWeights(
-            client, virtual_service, namespace, [dict(host=stable['host'], subset=stable.get('subset'), weight=100),
-                                                 dict(host=canary['host'], subset=canary.get('subset'), weight=0)],
-            route=route)
+        self.stable = self.canary = self.weights = None
+        if stable is not None and canary is not None:
+            self.stable = Workload(client, 'Deployment', stable['deployment'], namespace)
+            self.canary = Workload(client, 'Deployment', canary['deployment'], namespace)
+            self.weights = VirtualServiceWeights(
+                client, virtual_service, namespace,
+                [dict(host=stable['host'], subset=stable.get('subset'), weight=100),
+                 dict(host=canary['host'], subset=canary.get('subset'), weight=0)], route=route)
         self.before = self.after = None
         self.replicas = None
         self._entries = None
@@ -119,11 +131,12 @@ class CanaryDriver(Driver):
 
     def named(self):
         return {'virtual_service': {'name': self.vs.name, 'namespace': self.namespace, 'route': self.route,
-                                    'stable': dict(self.sides['stable']), 'canary': dict(self.sides['canary'])}}
+                                    'stable': self.sides['stable'], 'canary': self.sides['canary']}}
 
     # --- reading -----------------------------------------------------------
     def load(self):
         """Read the VirtualService and both Deployments once; everything else works from that."""
+        check_halves(self.sides['stable'], self.sides['canary'])
         self.vs.read()
         self.before = self.weights.read()   # the route, validated
         known = [(w['host'], w['subset']) for w in self.before]

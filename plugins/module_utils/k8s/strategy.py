@@ -19,8 +19,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError
-from ansible_collections.ops.rollback.plugins.module_utils.k8s.blue_green import BlueGreenDriver
-from ansible_collections.ops.rollback.plugins.module_utils.k8s.canary import CanaryDriver
+from ansible_collections.ops.rollback.plugins.module_utils.k8s.blue_green import BlueGreenDriver, check_deployments
+from ansible_collections.ops.rollback.plugins.module_utils.k8s.canary import CanaryDriver, check_halves
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.driver import WorkloadDriver
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.workload import Workload
 
@@ -47,7 +47,9 @@ STRATEGY_OPTIONS = {
 
 
 def refuse_options_not_for_strategy(params):
-    """An option of another strategy is an error: the user meant something by it."""
+    """An option of another strategy is an error: the user meant something by it. Checked before
+    anything is read, as are the colors of a blue-green service and the halves of a canary (which
+    releasing the Lease does not need)."""
     strategy = params.get('strategy') or ROLLING
     for option, strategies in sorted(STRATEGY_OPTIONS.items()):
         if params.get(option) is not None and strategy not in strategies:
@@ -55,6 +57,11 @@ def refuse_options_not_for_strategy(params):
                 'Option {0} does not apply to strategy={1} (only to strategy={2}): remove it, or choose that '
                 'strategy. Nothing was changed.'.format(option, strategy, ' or strategy='.join(strategies)),
                 option=option)
+    if params.get('state') != 'unlocked':
+        if strategy == BLUE_GREEN:
+            check_deployments(params.get('deployments'))
+        elif strategy == CANARY:
+            check_halves(params.get('stable'), params.get('canary'))
 
 
 def build_driver(client, params, dry_run=False):

@@ -264,20 +264,25 @@ def test_blue_green_explicit_version_names_the_color_that_runs_it(green_live_and
 @pytest.mark.parametrize('breakage', ['crash-looping', 'scaled to 0'])
 def test_blue_green_refuses_a_color_that_is_not_ready(green_live_and_bad, roll, breakage):
     cluster = green_live_and_bad
+    green = cluster.endpoint_ips()
     if breakage == 'scaled to 0':
         cluster.kube.kubectl('scale', 'deployment/web-blue', '--replicas=0', namespace=cluster.namespace)
         eventually(lambda: not cluster.all_pods('app=web,color=blue'), 'blue scaled down')
-        expected, version = 'deployment web-blue in namespace {0} is scaled to 0 replicas', 'v1'
+        why, version = 'deployment web-blue in namespace {0} is scaled to 0 replicas', 'v1'
+        # previous would be blue: skipped, and said why.
+        refusal = 'nothing earlier than v2 qualifies under rule release-before-current (history: v2 (web={1}:v2); ' \
+                  'skipped v1: ' + why
     else:
-        cluster.color('blue', 'v1.1-crashloop')
-        expected, version = 'deployment web-blue in namespace {0} is not ready (', 'v1.1-crashloop'
-    green = cluster.endpoint_ips()
+        # Blue redeployed with a version that crashes: newer than green's, and not ready.
+        cluster.color('blue', 'v2.1-crashloop')
+        why, version = 'deployment web-blue in namespace {0} is not ready (', 'v2.1-crashloop'
+        refusal = 'nothing earlier than v2 qualifies'
     before = cluster.resource_version()
     code, result = roll(**blue_green(rolled_back_from='v2'))
-    assert code == 1, result
-    assert expected.format(cluster.namespace) in result['msg'] and 'skipped ' + version in result['msg'], result['msg']
+    assert code == 1 and refusal.format(cluster.namespace, IMAGE) in result['msg'], result['msg']
     code, result = roll(**blue_green(version=version))
-    assert code == 1 and expected.format(cluster.namespace) in result['msg'], result['msg']
+    assert code == 1 and 'Cannot roll back Service web in namespace {0} to {1}: '.format(cluster.namespace, version) \
+        + why.format(cluster.namespace) in result['msg'], result['msg']
     assert result['changed'] is False
     # Nothing changed: not the selector, not the ledger.
     assert cluster.resource_version() == before
@@ -295,8 +300,9 @@ def test_blue_green_lease_lets_one_run_at_a_time(green_live_and_bad, roll):
     code, result = roll(**blue_green(state='unlocked', lock={'owner': 'run-2'}))
     assert (code, result['changed']) == (0, False)
     assert cluster.leases() == {'ops-rollback-service-web': 'run-1'}
-    code, result = roll(**blue_green(state='unlocked', lock={'owner': 'run-1'}))
-    assert (code, result['changed']) == (0, True)
+    # Releasing needs only the Service's name.
+    code, result = roll(strategy='blue_green', service='web', state='unlocked', lock={'owner': 'run-1'})
+    assert (code, result['changed']) == (0, True), result
     assert cluster.leases() == {}
 
 
@@ -392,8 +398,8 @@ def test_canary_lease_is_named_after_the_virtual_service(cluster, istio_crd, rol
     assert cluster.leases() == {'ops-rollback-virtualservice-reviews': 'run-1'}
     code, result = roll(**canary(state='listed', lock={'owner': 'run-2'}))
     assert code == 1 and 'Another rollback is running here: run run-1' in result['msg'], result
-    code, result = roll(**canary(state='unlocked', lock={'owner': 'run-1'}))
-    assert (code, result['changed'], cluster.leases()) == (0, True, {})
+    code, result = roll(strategy='canary', virtual_service='reviews', state='unlocked', lock={'owner': 'run-1'})
+    assert (code, result['changed'], cluster.leases()) == (0, True, {}), result
 
 
 # --- bad input -----------------------------------------------------------------------------------------------------
@@ -408,7 +414,8 @@ def test_canary_lease_is_named_after_the_virtual_service(cluster, istio_crd, rol
     ('one color', blue_green(deployments={'blue': 'web-blue'}), 'deployments must name the Deployment of each color, '
                                                                 'at least two'),
     ('no deployments', {'strategy': 'blue_green', 'service': 'web'},
-     'strategy is blue_green but all of the following are missing: deployments'),
+     'deployments must name the Deployment of each color, at least two, for example {{blue: web-blue, green: '
+     'web-green}}; got None.'),
     ('no name', {}, 'strategy is rolling but all of the following are missing: name'),
     ('rolling option', blue_green(name='web'), 'Option name does not apply to strategy=blue_green (only to '
                                                'strategy=rolling)'),
@@ -437,7 +444,7 @@ def test_blue_green_bad_input_is_refused_and_changes_nothing(green_live_and_bad,
     ('same deployment', canary(canary=dict(CANARY, deployment='reviews-stable')),
      'stable and canary name the same Deployment, reviews-stable'),
     ('no stable', {'strategy': 'canary', 'virtual_service': 'reviews', 'canary': CANARY},
-     'strategy is canary but all of the following are missing: stable'),
+     'strategy=canary needs stable= and canary='),
     ('missing host', canary(stable={'deployment': 'reviews-stable'}), 'missing required arguments: host'),
     ('blue-green option', canary(deployments=COLORS), 'Option deployments does not apply to strategy=canary'),
 ])
