@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -71,11 +72,11 @@ class KubeLab:
         with open(self.last_timeline) as handle:
             return [json.loads(line) for line in handle]
 
-    def take_lease_as_another_run(self, kind, name, owner):
-        """Take the workload's rollback Lease as another run on another controller (an AWX job) does."""
+    def take_lease_as_another_run(self, kind, name, owner, holder=None):
+        """Take the workload's rollback Lease as another run does (default: on another controller, an AWX job)."""
         args = {'state': 'listed', 'kind': kind, 'name': name, 'namespace': self.namespace,
                 'kubeconfig': self.kube.kubeconfig,
-                'lock': {'owner': owner, 'holder': {'user': 'awx', 'controller': 'awx-node-2'}}}
+                'lock': {'owner': owner, 'holder': holder or {'user': 'awx', 'controller': 'awx-node-2'}}}
         proc = subprocess.run([os.path.join(BIN, 'ansible'), 'web-lab', '-i', self.inventory,
                                '-m', 'ops.rollback.k8s_rollback', '-a', json.dumps(args)],
                               cwd=REPO, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -285,4 +286,18 @@ def test_daemonset(lab):
     lab.wait_until_only('log-agent', 'v2', nodes)
     assert lab.runs_only('log-agent', 'v2', nodes), lab.pods('log-agent')
     assert lab.ledger('DaemonSet', 'log-agent') == {BROKEN: 'bad', 'v2': 'good'}
+    assert lab.leases() == {}
+
+
+def test_a_lease_left_by_a_killed_run_of_this_controller_is_taken_over(lab):
+    """kill -9 of ansible-playbook leaves its Lease; the same command run again takes it over at once."""
+    lab.deploy_broken_after_two_good('Deployment', 'web')
+    # A run on this controller whose ansible-playbook process no longer exists.
+    lab.take_lease_as_another_run('Deployment', 'web', 'killed-run',
+                                  holder={'user': 'root', 'controller': socket.gethostname(), 'pid': 2 ** 22 + 1})
+
+    output = lab.rollback('web')
+    assert 'Took over the rollback lock of an interrupted run' in output
+    lab.wait_until_only('web', 'v2', 2)
+    assert lab.runs_only('web', 'v2', 2), lab.pods('web')
     assert lab.leases() == {}
