@@ -289,6 +289,27 @@ def test_blue_green_refuses_a_color_that_is_not_ready(green_live_and_bad, roll, 
     assert cluster.selector() == {'app': 'web', 'color': 'green'} and cluster.endpoint_ips() == green
 
 
+def test_blue_green_with_another_selector_label_keeps_the_rest_of_the_selector(cluster, roll):
+    cluster.deploy('web-a', 'v1.9.0', {'app': 'web', 'tier': 'front', 'version': 'a'})
+    cluster.deploy('web-b', 'v2.0.0', {'app': 'web', 'tier': 'front', 'version': 'b'})
+    # Its pods lack tier=front: the Service's selector, switched to c, would reach none of them.
+    cluster.deploy('web-c', 'v1.8.0', {'app': 'web', 'version': 'c'})
+    cluster.kube.apply(cluster.namespace, {
+        'apiVersion': 'v1', 'kind': 'Service', 'metadata': {'name': 'web'},
+        'spec': {'selector': {'app': 'web', 'tier': 'front', 'version': 'b'}, 'ports': [{'port': 80}]},
+    })
+    eventually(lambda: cluster.endpoint_ips() == cluster.ready_ips('version=b'), 'the endpoints of b')
+    args = blue_green(selector_label='version', deployments={'a': 'web-a', 'b': 'web-b', 'c': 'web-c'})
+    code, result = roll(**dict(args, version='v1.8.0'))
+    assert code == 1 and 'the pods of deployment web-c in namespace {0} are labelled app=web,version=c, so the ' \
+                         'selector app=web,tier=front,version=c would not reach them'.format(cluster.namespace) \
+        in result['msg'], result['msg']
+    code, result = roll(**dict(args, version='v1.9.0'))
+    assert (code, result['changed'], result['color']) == (0, True, {'before': 'b', 'after': 'a'}), result
+    assert cluster.selector() == {'app': 'web', 'tier': 'front', 'version': 'a'}
+    assert cluster.endpoint_ips() == cluster.ready_ips('version=a')
+
+
 def test_blue_green_lease_lets_one_run_at_a_time(green_live_and_bad, roll):
     cluster = green_live_and_bad
     first = {'owner': 'run-1', 'holder': {'user': 'alice', 'controller': 'awx-1'}}
