@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: k8s_rollback
 short_description: Roll a Kubernetes workload, a blue-green Service or an Istio canary back to a good version
-version_added: "0.1.0"
+version_added: "0.2.0"
 description:
   - Rolls a workload back the way C(kubectl rollout undo) does, and no further. A Deployment gets the pod template of
     the target ReplicaSet (without its C(pod-template-hash) label) and the change-cause of that revision; its other
@@ -70,7 +70,6 @@ options:
     type: str
     choices: [rolling, blue_green, canary]
     default: rolling
-    version_added: "0.2.0"
   kind:
     description: Kind of the workload. Default V(Deployment). Only with O(strategy=rolling).
     type: str
@@ -130,36 +129,30 @@ options:
   service:
     description: The Service whose selector carries the traffic. Required with O(strategy=blue_green), and only for it.
     type: str
-    version_added: "0.2.0"
   selector_label:
     description:
       - The label of the Service's selector whose value is the color; the rest of the selector is kept. Default
         V(color). Only with O(strategy=blue_green).
       - Each color's pod template must carry the whole selector with this label set to its color.
     type: str
-    version_added: "0.2.0"
   deployments:
     description:
       - The Deployment of each color, for example C(blue) to V(web-blue) and C(green) to V(web-green); at least two.
       - Required with O(strategy=blue_green) (except with O(state=unlocked)), and only for it.
       - A Service that selects a color not named here is refused.
     type: dict
-    version_added: "0.2.0"
   virtual_service:
     description: The Istio VirtualService that splits the traffic. Required with O(strategy=canary), and only for it.
     type: str
-    version_added: "0.2.0"
   route:
     description:
       - The HTTP route of O(virtual_service) whose weights change, by name or index. Default, the first one. Only with
         O(strategy=canary).
     type: raw
-    version_added: "0.2.0"
   stable:
     description: The stable half of the canary. Required with O(strategy=canary) (except with O(state=unlocked)), and only
       for it.
     type: dict
-    version_added: "0.2.0"
     suboptions:
       host:
         description: The stable destination's host, as the route names it.
@@ -176,7 +169,6 @@ options:
     description: The canary half, aborted. Required with O(strategy=canary) (except with O(state=unlocked)), and only for
       it.
     type: dict
-    version_added: "0.2.0"
     suboptions:
       host:
         description: The canary destination's host, as the route names it.
