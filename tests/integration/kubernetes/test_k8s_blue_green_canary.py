@@ -5,175 +5,20 @@
 Blue-green: two real Deployments behind a real Service, switched with
 kubectl as a release pipeline would; what is asserted is where the
 Service's Endpoints send traffic, the selector, the ledger annotation and
-the Lease. Canary: a VirtualService under Istio's CRD (registered here, as a
+the Lease. Canary: a VirtualService under Istio's CRD (registered as a
 cluster with Istio has it) in front of a stable and a crash-looping canary
 Deployment; what is asserted is the weights read back, the canary's replicas
-and pods.
+and pods. The services and what they are read back with: ``Cluster`` and the
+``istio_crd`` fixture of conftest.py.
 """
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from ansible_collections.ops.rollback.plugins.modules import k8s_rollback
-
-IMAGE = 'registry.local/web'
 LEDGER = 'ops.rollback/ledger'
-VS = 'virtualservices.networking.istio.io'
 COLORS = {'blue': 'web-blue', 'green': 'web-green'}
-
-
-def eventually(check, what, timeout=60):
-    """Poll ``check`` until it returns something true; a deadline, not a timing assertion."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            assert value, 'gave up waiting for ' + what
-            return value
-        time.sleep(0.2)
-
-
-def ready(pod):
-    return any(c['type'] == 'Ready' and c['status'] == 'True' for c in pod['status'].get('conditions', []))
-
-
-class Cluster:
-    """Deployments, a Service and a VirtualService in one namespace, and where their traffic goes."""
-
-    def __init__(self, kube, namespace):
-        self.kube = kube
-        self.namespace = namespace
-
-    def deploy(self, name, tag, labels, replicas=2):
-        """``kubectl apply`` a Deployment; waits until each pod exists and the node simulator reported it."""
-        self.kube.apply(self.namespace, {
-            'apiVersion': 'apps/v1', 'kind': 'Deployment', 'metadata': {'name': name},
-            'spec': {'replicas': replicas, 'selector': {'matchLabels': labels},
-                     'template': {'metadata': {'labels': labels},
-                                  'spec': {'containers': [{'name': 'web', 'image': '{0}:{1}'.format(IMAGE, tag)}]}}},
-        })
-        if not tag.endswith('-crashloop'):
-            self.kube.kubectl('rollout', 'status', 'deployment/' + name, '--timeout=60s', namespace=self.namespace)
-            return
-        # A broken version never rolls out: a pod of it exists, and the node simulator reported it.
-        selector = ','.join('{0}={1}'.format(*i) for i in sorted(labels.items()))
-        eventually(lambda: any(p['spec']['containers'][0]['image'] == '{0}:{1}'.format(IMAGE, tag) and
-                               p['status'].get('containerStatuses') for p in self.pods(selector)),
-                   'a pod of {0} at {1}'.format(name, tag))
-
-    def pods(self, selector):
-        return [p for p in self.kube.get(self.namespace, 'pods', '-l', selector)['items']
-                if not p['metadata'].get('deletionTimestamp')]
-
-    def all_pods(self, selector):
-        """Terminating ones too."""
-        return self.kube.get(self.namespace, 'pods', '-l', selector)['items']
-
-    def ready_ips(self, selector):
-        return sorted(p['status']['podIP'] for p in self.pods(selector) if ready(p))
-
-    def obj(self, kind, name):
-        return self.kube.get(self.namespace, kind, name)
-
-    def annotations(self, kind, name):
-        return self.obj(kind, name)['metadata'].get('annotations') or {}
-
-    def ledger(self, kind, name):
-        return [(e['version'], e['state']) for e in json.loads(self.annotations(kind, name).get(LEDGER) or '[]')]
-
-    def leases(self):
-        return dict((lease['metadata']['name'], lease['spec'].get('holderIdentity'))
-                    for lease in self.kube.get(self.namespace, 'leases')['items'])
-
-    # --- blue-green ----------------------------------------------------------------------------------------------
-    def color(self, color, tag, replicas=2):
-        self.deploy(COLORS[color], tag, {'app': 'web', 'color': color}, replicas=replicas)
-
-    def service(self, color):
-        self.kube.apply(self.namespace, {
-            'apiVersion': 'v1', 'kind': 'Service', 'metadata': {'name': 'web'},
-            'spec': {'selector': {'app': 'web', 'color': color}, 'ports': [{'port': 80, 'targetPort': 8080}]},
-        })
-        self.wait_for_endpoints(color)
-
-    def switch(self, color):
-        """The release pipeline's switch, with kubectl."""
-        self.kube.kubectl('patch', 'service', 'web', '--type=merge', '-p',
-                          json.dumps({'spec': {'selector': {'color': color}}}), namespace=self.namespace)
-        self.wait_for_endpoints(color)
-
-    def wait_for_endpoints(self, color):
-        eventually(lambda: self.endpoint_ips() == self.ready_ips('app=web,color=' + color) != [],
-                   'the endpoints of ' + color)
-
-    def selector(self):
-        return self.obj('service', 'web')['spec']['selector']
-
-    def endpoint_ips(self):
-        endpoints = self.obj('endpoints', 'web')
-        return sorted(a['ip'] for s in endpoints.get('subsets') or [] for a in s.get('addresses') or [])
-
-    def resource_version(self, kind='service', name='web'):
-        return self.obj(kind, name)['metadata']['resourceVersion']
-
-    # --- canary --------------------------------------------------------------------------------------------------
-    def canary_setup(self, canary_tag='v2-crashloop', canary_weight=20, canary_replicas=1):
-        self.deploy('reviews-stable', 'v1', {'app': 'reviews', 'track': 'stable'})
-        self.deploy('reviews-canary', canary_tag, {'app': 'reviews', 'track': 'canary'}, replicas=canary_replicas)
-        self.kube.apply(self.namespace, {
-            'apiVersion': 'networking.istio.io/v1beta1', 'kind': 'VirtualService', 'metadata': {'name': 'reviews'},
-            'spec': {'hosts': ['reviews'], 'http': [
-                {'name': 'primary', 'route': [destination('stable', 100 - canary_weight),
-                                              destination('canary', canary_weight)]},
-                {'name': 'testers', 'match': [{'headers': {'x-canary': {'exact': 'yes'}}}],
-                 'route': [destination('canary', 100)]},
-            ]},
-        })
-
-    def virtual_service(self):
-        return self.obj(VS, 'reviews')
-
-    def weights(self, index=0):
-        return [(d['destination'].get('subset'), d.get('weight'))
-                for d in self.virtual_service()['spec']['http'][index]['route']]
-
-
-def destination(subset, weight):
-    return {'destination': {'host': 'reviews', 'subset': subset}, 'weight': weight}
-
-
-@pytest.fixture
-def cluster(kube, namespace):
-    return Cluster(kube, namespace)
-
-
-@pytest.fixture(scope='session')
-def istio_crd(kube):
-    """Istio's VirtualService CRD, as a cluster with Istio serves it; cluster-wide, applied again as a no-op."""
-    schema = {'openAPIV3Schema': {'type': 'object', 'x-kubernetes-preserve-unknown-fields': True}}
-    kube.apply(None, {
-        'apiVersion': 'apiextensions.k8s.io/v1', 'kind': 'CustomResourceDefinition', 'metadata': {'name': VS},
-        'spec': {'group': 'networking.istio.io', 'scope': 'Namespaced',
-                 'names': {'plural': 'virtualservices', 'singular': 'virtualservice', 'kind': 'VirtualService',
-                           'listKind': 'VirtualServiceList', 'shortNames': ['vs']},
-                 'versions': [{'name': 'v1beta1', 'served': True, 'storage': True, 'schema': schema},
-                              {'name': 'v1alpha3', 'served': True, 'storage': False, 'schema': schema}]},
-    })
-    kube.kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/' + VS)
-
-
-@pytest.fixture
-def roll(kube, namespace, run_module):
-    """Run k8s_rollback as Ansible does; returns (exit code, result)."""
-    def run(**args):
-        args.setdefault('namespace', namespace)
-        args.setdefault('kubeconfig', kube.kubeconfig)
-        args.setdefault('wait_timeout', 60)
-        return run_module(k8s_rollback.main, args)
-    return run
 
 
 def blue_green(**args):
@@ -192,10 +37,7 @@ def canary(**args):
 @pytest.fixture
 def green_live_and_bad(cluster):
     """Blue v1 was live; green v2 was deployed and the Service switched to it; now green is found bad."""
-    cluster.color('blue', 'v1')
-    cluster.service('blue')
-    cluster.color('green', 'v2')
-    cluster.switch('green')
+    cluster.blue_green_setup()
     return cluster
 
 
@@ -242,7 +84,7 @@ def test_blue_green_switches_back_to_the_previous_color_then_again_changes_nothi
 
 def test_blue_green_explicit_version_names_the_color_that_runs_it(green_live_and_bad, roll):
     cluster = green_live_and_bad
-    code, result = roll(**blue_green(version='{0}:v1'.format(IMAGE)))
+    code, result = roll(**blue_green(version='{0}:v1'.format(cluster.IMAGE)))
     assert (code, result['changed'], result['rule'], result['to_version']) == (0, True, 'explicit', 'v1'), result
     assert cluster.endpoint_ips() == cluster.ready_ips('app=web,color=blue')
     # Forward again to green by its version, then a version no color runs.
@@ -251,7 +93,7 @@ def test_blue_green_explicit_version_names_the_color_that_runs_it(green_live_and
     assert cluster.endpoint_ips() == cluster.ready_ips('app=web,color=green')
     code, result = roll(**blue_green(version='v3'))
     assert code == 1 and 'Cannot roll back Service web in namespace {0} to v3: no such version in its history ' \
-                         '(available: v1 (web={1}:v1), v2 (web={1}:v2))'.format(cluster.namespace, IMAGE) \
+                         '(available: v1 (web={1}:v1), v2 (web={1}:v2))'.format(cluster.namespace, cluster.IMAGE) \
         in result['msg'], result
     assert result['changed'] is False
     # What the platform role's state entry point reads: the colors in release order, the live one last.
@@ -267,7 +109,7 @@ def test_blue_green_refuses_a_color_that_is_not_ready(green_live_and_bad, roll, 
     green = cluster.endpoint_ips()
     if breakage == 'scaled to 0':
         cluster.kube.kubectl('scale', 'deployment/web-blue', '--replicas=0', namespace=cluster.namespace)
-        eventually(lambda: not cluster.all_pods('app=web,color=blue'), 'blue scaled down')
+        cluster.kube.eventually(lambda: not cluster.all_pods('app=web,color=blue'), 'blue scaled down')
         why, version = 'deployment web-blue in namespace {0} is scaled to 0 replicas', 'v1'
         # previous would be blue: skipped, and said why.
         refusal = 'nothing earlier than v2 qualifies under rule release-before-current (history: v2 (web={1}:v2); ' \
@@ -279,7 +121,7 @@ def test_blue_green_refuses_a_color_that_is_not_ready(green_live_and_bad, roll, 
         refusal = 'nothing earlier than v2 qualifies'
     before = cluster.resource_version()
     code, result = roll(**blue_green(rolled_back_from='v2'))
-    assert code == 1 and refusal.format(cluster.namespace, IMAGE) in result['msg'], result['msg']
+    assert code == 1 and refusal.format(cluster.namespace, cluster.IMAGE) in result['msg'], result['msg']
     code, result = roll(**blue_green(version=version))
     assert code == 1 and 'Cannot roll back Service web in namespace {0} to {1}: '.format(cluster.namespace, version) \
         + why.format(cluster.namespace) in result['msg'], result['msg']
@@ -298,7 +140,7 @@ def test_blue_green_with_another_selector_label_keeps_the_rest_of_the_selector(c
         'apiVersion': 'v1', 'kind': 'Service', 'metadata': {'name': 'web'},
         'spec': {'selector': {'app': 'web', 'tier': 'front', 'version': 'b'}, 'ports': [{'port': 80}]},
     })
-    eventually(lambda: cluster.endpoint_ips() == cluster.ready_ips('version=b'), 'the endpoints of b')
+    cluster.wait_for_endpoints('version=b')
     args = blue_green(selector_label='version', deployments={'a': 'web-a', 'b': 'web-b', 'c': 'web-c'})
     code, result = roll(**dict(args, version='v1.8.0'))
     assert code == 1 and 'the pods of deployment web-c in namespace {0} are labelled app=web,version=c, so the ' \
@@ -342,7 +184,7 @@ def test_blue_green_verdicts_recorded_on_the_service(green_live_and_bad, roll):
 def test_canary_abort_then_again_changes_nothing(kube, cluster, istio_crd, roll):
     cluster.canary_setup()
     assert cluster.weights() == [('stable', 80), ('canary', 20)]
-    vs_version = cluster.resource_version(VS, 'reviews')
+    vs_version = cluster.resource_version(cluster.VS, 'reviews')
     canary_version = cluster.resource_version('deployment', 'reviews-canary')
 
     # Check mode with diff: the plan, checked by the API server, and nothing changed.
@@ -353,7 +195,7 @@ def test_canary_abort_then_again_changes_nothing(kube, cluster, istio_crd, roll)
     assert 'reviews (subset canary): 0\n' in result['diff']['after']
     assert 'deployment reviews-canary in namespace {0} replicas: 0\n'.format(cluster.namespace) in \
         result['diff']['after']
-    assert cluster.resource_version(VS, 'reviews') == vs_version
+    assert cluster.resource_version(cluster.VS, 'reviews') == vs_version
     assert cluster.resource_version('deployment', 'reviews-canary') == canary_version
     assert len(cluster.pods('app=reviews,track=canary')) == 1
 
@@ -370,15 +212,15 @@ def test_canary_abort_then_again_changes_nothing(kube, cluster, istio_crd, roll)
     assert canary_deployment['metadata']['annotations']['ops.rollback/canary-replicas'] == '1'
     assert cluster.all_pods('app=reviews,track=canary') == []
     assert len(cluster.ready_ips('app=reviews,track=stable')) == 2
-    assert cluster.ledger(VS, 'reviews') == [('v2-crashloop', 'bad')]
+    assert cluster.ledger(cluster.VS, 'reviews') == [('v2-crashloop', 'bad')]
 
     # Again: the same task, then a bare one.
-    vs_version = cluster.resource_version(VS, 'reviews')
+    vs_version = cluster.resource_version(cluster.VS, 'reviews')
     code, result = roll(**canary(rolled_back_from='v2-crashloop'))
     assert (code, result['changed'], result['from_version'], result['to_version']) == (0, False, 'v1', 'v1'), result
     code, result = roll(**canary())
     assert (code, result['changed'], result['to_version']) == (0, False, 'v1'), result
-    assert cluster.resource_version(VS, 'reviews') == vs_version
+    assert cluster.resource_version(cluster.VS, 'reviews') == vs_version
     assert cluster.obj('deployment', 'reviews-canary')['metadata']['annotations'][
         'ops.rollback/canary-replicas'] == '1'
 
@@ -401,11 +243,11 @@ def test_canary_target_is_the_stable_version(cluster, istio_crd, roll):
 def test_canary_refused_when_the_stable_is_not_ready(cluster, istio_crd, roll):
     cluster.canary_setup()
     cluster.deploy('reviews-stable', 'v1.1-crashloop', {'app': 'reviews', 'track': 'stable'})
-    vs_version = cluster.resource_version(VS, 'reviews')
+    vs_version = cluster.resource_version(cluster.VS, 'reviews')
     code, result = roll(**canary(version='v1.1-crashloop'))
     assert code == 1 and 'deployment reviews-stable in namespace {0} is not ready'.format(cluster.namespace) in \
         result['msg'] and "so it cannot take the canary's traffic" in result['msg'], result['msg']
-    assert cluster.resource_version(VS, 'reviews') == vs_version
+    assert cluster.resource_version(cluster.VS, 'reviews') == vs_version
     assert cluster.weights() == [('stable', 80), ('canary', 20)]
     assert cluster.obj('deployment', 'reviews-canary')['spec']['replicas'] == 1
 
@@ -471,10 +313,10 @@ def test_blue_green_bad_input_is_refused_and_changes_nothing(green_live_and_bad,
 ])
 def test_canary_bad_input_is_refused_and_changes_nothing(cluster, istio_crd, roll, case, args, message):
     cluster.canary_setup()
-    version = cluster.resource_version(VS, 'reviews')
+    version = cluster.resource_version(cluster.VS, 'reviews')
     code, result = roll(**args)
     assert code == 1 and message.format(ns=cluster.namespace) in result['msg'], result['msg']
     # An argument spec's refusal has no changed key; ours say changed=false.
     assert not result.get('changed', False)
-    assert cluster.resource_version(VS, 'reviews') == version
+    assert cluster.resource_version(cluster.VS, 'reviews') == version
     assert cluster.obj('deployment', 'reviews-canary')['spec']['replicas'] == 1

@@ -12,28 +12,8 @@ import json
 
 import pytest
 
-from ansible_collections.ops.rollback.plugins.modules import k8s_rollback
-
 REGISTRY = 'registry.local/shop/web'
 DIGEST = 'sha256:' + 'ab' * 32
-
-
-def manifest(kind, name, images, replicas=2, **spec):
-    """A workload whose pod template runs ``images`` (container name -> image)."""
-    labels = {'app': name}
-    body = {
-        'apiVersion': 'apps/v1', 'kind': kind, 'metadata': {'name': name},
-        'spec': dict({
-            'selector': {'matchLabels': labels},
-            'template': {'metadata': {'labels': labels},
-                         'spec': {'containers': [{'name': c, 'image': i} for c, i in images.items()]}},
-        }, **spec),
-    }
-    if kind != 'DaemonSet':
-        body['spec']['replicas'] = replicas
-    if kind == 'StatefulSet':
-        body['spec']['serviceName'] = name
-    return body
 
 
 class Workloads:
@@ -47,37 +27,30 @@ class Workloads:
         """Roll out each version in turn, as successive deploys would."""
         for version in versions:
             images = version if isinstance(version, dict) else {container: '{0}:{1}'.format(REGISTRY, version)}
-            self.kube.apply(self.namespace, manifest(kind, name, images, **spec))
-            if wait:
-                self.kube.kubectl('rollout', 'status', '{0}/{1}'.format(kind.lower(), name), '--timeout=60s',
-                                  namespace=self.namespace)
+            self.kube.deploy(self.namespace, kind, name, images, wait=wait, **spec)
 
-    def running(self, name):
-        """The images the live pods run, and whether all of them are ready."""
-        pods = self.kube.running_images(self.namespace, 'app=' + name)
-        return sorted(set(images for images, _ready in pods.values())), all(ready for _i, ready in pods.values())
+    def running(self, name, timeout=60):
+        """The images the live pods run, and whether all of them are ready.
+
+        A rollout is complete before every pod of the old version is marked terminating: this waits (polling,
+        up to ``timeout`` seconds) until the live pods run one set of images, then returns what it sees.
+        """
+        def image_sets(pods):
+            return sorted(set(images for images, _ready in pods.values()))
+        live = self.kube.until(lambda: self.kube.running_images(self.namespace, 'app=' + name),
+                               lambda seen: len(image_sets(seen)) == 1, timeout=timeout)
+        return image_sets(live), all(ready for _images, ready in live.values())
 
     def obj(self, kind, name):
         return self.kube.get(self.namespace, kind.lower(), name)
 
     def annotations(self, kind, name):
-        return self.obj(kind, name)['metadata'].get('annotations') or {}
+        return self.kube.annotations(self.namespace, kind, name)
 
 
 @pytest.fixture
 def workloads(kube, namespace):
     return Workloads(kube, namespace)
-
-
-@pytest.fixture
-def roll(kube, namespace, run_module):
-    """Run k8s_rollback as Ansible does; returns (exit code, result)."""
-    def run(**args):
-        args.setdefault('namespace', namespace)
-        args.setdefault('kubeconfig', kube.kubeconfig)
-        args.setdefault('wait_timeout', 60)
-        return run_module(k8s_rollback.main, args)
-    return run
 
 
 def image(version):
@@ -226,8 +199,9 @@ def test_stalled_rollout_fails_with_the_pods_reasons(workloads, roll):
     assert code == 1, result
     assert 'did not finish rolling out to v1.0.0-pullfail' in result['msg'] and 'ImagePullBackOff' in result['msg']
     assert result['waited']['rollout'] == 'timeout'
-    # Left as it is: the old pods keep serving while the new ones cannot start.
-    images, _ready = workloads.running('web')
+    # Left as it is: the old pods keep serving while the new ones cannot start (two sets of images: no waiting
+    # for one).
+    images, _ready = workloads.running('web', timeout=0)
     assert image('v1.1.0') in images
 
 

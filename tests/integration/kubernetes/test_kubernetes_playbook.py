@@ -15,15 +15,11 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
-import time
 
 import pytest
 import yaml
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
-BIN = os.path.dirname(sys.executable)
 LAB_INVENTORY = os.path.join(REPO, 'inventory', 'kubernetes', 'lab.yml')
 LEDGER = 'ops.rollback/ledger'
 IMAGE = 'registry.example/{0}:{1}'
@@ -33,78 +29,27 @@ DEPLOY_TIMEOUT = 120
 
 
 class KubeLab:
-    """The lab inventory pointed at one namespace, the playbook run as a user runs it, and
-    the workloads as kubectl sees them."""
+    """The workloads of the test's namespace as a pipeline deploys them with kubectl and a user sees them,
+    and another run of the rollback on the same lab inventory."""
 
-    def __init__(self, kube, namespace, tmp_path):
+    def __init__(self, kube, namespace, playbook):
         self.kube = kube
         self.namespace = namespace
-        self.tmp_path = tmp_path
-        with open(LAB_INVENTORY) as handle:
-            inventory = yaml.safe_load(handle)
-        inventory['all']['vars']['kubernetes_namespace'] = namespace
-        self.inventory = str(tmp_path / 'hosts.yml')
-        with open(self.inventory, 'w') as handle:
-            yaml.safe_dump(inventory, handle, default_flow_style=False, sort_keys=False)
-        self.runs = 0
-        self.last_timeline = None
-
-    # --- running the playbook ----------------------------------------------
-    def env(self):
-        self.runs += 1
-        self.last_timeline = str(self.tmp_path / 'timeline-{0}.jsonl'.format(self.runs))
-        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
-                   ANSIBLE_FORCE_COLOR='0', OPS_ROLLBACK_TIMELINE=self.last_timeline)
-        env['PATH'] = BIN + os.pathsep + env.get('PATH', '')
-        return env
-
-    def rollback(self, service, *args, expect_rc=0):
-        """``ansible-playbook ops.rollback.rollback -i <inventory> -e service=<service> <args>``; its output."""
-        command = [os.path.join(BIN, 'ansible-playbook'), 'ops.rollback.rollback', '-i', self.inventory,
-                   '-e', 'service=' + service] + list(args)
-        proc = subprocess.run(command, cwd=REPO, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, check=False)
-        assert proc.returncode == expect_rc, 'ansible-playbook {0} exited {1}:\n{2}'.format(
-            ' '.join(args), proc.returncode, proc.stdout[-8000:])
-        return proc.stdout
-
-    def timeline(self):
-        with open(self.last_timeline) as handle:
-            return [json.loads(line) for line in handle]
+        self.playbook = playbook
 
     def take_lease_as_another_run(self, kind, name, owner, holder=None):
         """Take the workload's rollback Lease as another run does (default: on another controller, an AWX job)."""
         args = {'state': 'listed', 'kind': kind, 'name': name, 'namespace': self.namespace,
                 'kubeconfig': self.kube.kubeconfig,
                 'lock': {'owner': owner, 'holder': holder or {'user': 'awx', 'controller': 'awx-node-2'}}}
-        proc = subprocess.run([os.path.join(BIN, 'ansible'), 'web-lab', '-i', self.inventory,
-                               '-m', 'ops.rollback.k8s_rollback', '-a', json.dumps(args)],
-                              cwd=REPO, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              check=False)
-        assert proc.returncode == 0, proc.stdout[-4000:]
+        self.playbook.run('ansible', 'web-lab', '-m', 'ops.rollback.k8s_rollback', '-a', json.dumps(args))
 
     # --- deploying, as a pipeline would ----------------------------------------
     def deploy(self, kind, name, version, replicas=2):
         """``kubectl apply`` the workload at ``version``; waits for the rollout of a good one,
         and for a pod of a broken one (it never becomes ready)."""
-        labels = {'app': name}
-        template = {'metadata': {'labels': labels},
-                    'spec': {'containers': [{'name': name, 'image': IMAGE.format(name, version)}]}}
-        spec = {'selector': {'matchLabels': labels}, 'template': template}
-        if kind != 'DaemonSet':
-            spec['replicas'] = replicas
-        if kind == 'StatefulSet':
-            spec['serviceName'] = name
-        self.kube.apply(self.namespace, {'apiVersion': 'apps/v1', 'kind': kind,
-                                         'metadata': {'name': name, 'labels': labels}, 'spec': spec})
-        if not version.endswith('-crashloop'):
-            self.kube.kubectl('rollout', 'status', '{0}/{1}'.format(kind.lower(), name),
-                              '--timeout={0}s'.format(DEPLOY_TIMEOUT), namespace=self.namespace)
-            return
-        deadline = time.monotonic() + DEPLOY_TIMEOUT
-        while not any(IMAGE.format(name, version) in images for images, _ready in self.pods(name).values()):
-            assert time.monotonic() < deadline, 'no pod of {0} {1} ever ran {2}'.format(kind, name, version)
-            time.sleep(0.5)
+        self.kube.deploy(self.namespace, kind, name, {name: IMAGE.format(name, version)}, replicas=replicas,
+                         timeout=DEPLOY_TIMEOUT)
 
     def deploy_broken_after_two_good(self, kind, name):
         for version in ('v1', 'v2', BROKEN):
@@ -123,9 +68,7 @@ class KubeLab:
 
     def wait_until_only(self, name, version, count):
         """Give the old pods time to go: a rollout is complete before the last old pod is gone."""
-        deadline = time.monotonic() + DEPLOY_TIMEOUT
-        while not self.runs_only(name, version, count) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        self.kube.until(lambda: self.runs_only(name, version, count), timeout=DEPLOY_TIMEOUT)
 
     def obj(self, kind, name):
         return self.kube.get(self.namespace, kind.lower(), name)
@@ -134,32 +77,35 @@ class KubeLab:
         return self.obj(kind, name)['spec']['template']['spec']['containers'][0]['image']
 
     def ledger_entries(self, kind, name):
-        text = (self.obj(kind, name)['metadata'].get('annotations') or {}).get(LEDGER)
-        return json.loads(text) if text else []
+        return self.kube.ledger(self.namespace, kind, name)
 
     def ledger(self, kind, name):
         """``{version: newest verdict}`` of the workload's ledger annotation."""
         return dict((e['version'], e['state']) for e in self.ledger_entries(kind, name))
 
     def leases(self):
-        """``{name: holderIdentity}`` of every Lease in the namespace."""
-        return dict((lease['metadata']['name'], lease['spec'].get('holderIdentity'))
-                    for lease in self.kube.get(self.namespace, 'leases')['items'])
-
-
-def recap_changed(output, host):
-    return int(re.search(r'^{0}\s*:.*?changed=(\d+)'.format(re.escape(host)), output, re.M).group(1))
+        return self.kube.leases(self.namespace)
 
 
 @pytest.fixture
-def lab(kube, namespace, tmp_path):
-    return KubeLab(kube, namespace, tmp_path)
+def playbook(namespace, ansible):
+    """The rollback playbook run as a user runs it, on the lab inventory pointed at the test's namespace."""
+    with open(LAB_INVENTORY) as handle:
+        inventory = yaml.safe_load(handle)
+    inventory['all']['vars']['kubernetes_namespace'] = namespace
+    ansible.write_inventory(inventory)
+    return ansible
 
 
-def test_rollback_to_previous_then_again(lab):
+@pytest.fixture
+def lab(kube, namespace, playbook):
+    return KubeLab(kube, namespace, playbook)
+
+
+def test_rollback_to_previous_then_again(lab, playbook):
     lab.deploy_broken_after_two_good('Deployment', 'web')
 
-    output = lab.rollback('web', '-e', 'reason="error rate 8%"')
+    output = playbook.rollback('web', '-e', 'reason="error rate 8%"')
     lab.wait_until_only('web', 'v2', 2)
     assert lab.runs_only('web', 'v2', 2), lab.pods('web')
     assert lab.template_image('Deployment', 'web') == IMAGE.format('web', 'v2')
@@ -172,23 +118,23 @@ def test_rollback_to_previous_then_again(lab):
     assert re.search(r'^  web-lab\s+{0} -> v2\s+ok$'.format(BROKEN), output, re.M)
     # kubectl apply deployed v3: its next apply would bring it back, and the run says so.
     assert 'last-applied-configuration of deployment web in namespace {0} still names'.format(lab.namespace) in output
-    summary = lab.timeline()[-1]
+    summary = playbook.timeline()[-1]
     assert summary['event'] == 'summary' and summary['verdicts']['web']['state'] == 'done'
     assert summary['phases']['verify']['outcome'] == 'ok'
 
     # Again: previous is now the version the ledger says is good and already runs.
-    output = lab.rollback('web')
-    assert recap_changed(output, 'web-lab') == 0
+    output = playbook.rollback('web')
+    assert playbook.recap_changed(output, 'web-lab') == 0
     assert 'service web: target v2 (rule: ledger) -> done' in output
     assert lab.runs_only('web', 'v2', 2), lab.pods('web')
     assert lab.ledger('Deployment', 'web') == {BROKEN: 'bad', 'v2': 'good'}
     assert lab.leases() == {}
 
 
-def test_rollback_to_an_explicit_version(lab):
+def test_rollback_to_an_explicit_version(lab, playbook):
     lab.deploy_broken_after_two_good('Deployment', 'web')
 
-    output = lab.rollback('web', '-e', 'version=v1')
+    output = playbook.rollback('web', '-e', 'version=v1')
     assert 'service web: target v1 (rule: explicit) -> done' in output
     lab.wait_until_only('web', 'v1', 2)
     assert lab.runs_only('web', 'v1', 2), lab.pods('web')
@@ -196,16 +142,16 @@ def test_rollback_to_an_explicit_version(lab):
     assert lab.leases() == {}
 
     # The same command again changes nothing.
-    output = lab.rollback('web', '-e', 'version=v1')
-    assert recap_changed(output, 'web-lab') == 0
+    output = playbook.rollback('web', '-e', 'version=v1')
+    assert playbook.recap_changed(output, 'web-lab') == 0
     assert lab.runs_only('web', 'v1', 2), lab.pods('web')
 
 
-def test_check_mode_changes_nothing(lab):
+def test_check_mode_changes_nothing(lab, playbook):
     lab.deploy_broken_after_two_good('Deployment', 'web')
     before = lab.obj('Deployment', 'web')
 
-    output = lab.rollback('web', '--check', '--diff')
+    output = playbook.rollback('web', '--check', '--diff')
     assert 'service web: target v2 (rule: release-before-current) -> planned' in output
     assert 'image: registry.example/web:v2' in output   # the diff of the pod template
     after = lab.obj('Deployment', 'web')
@@ -215,11 +161,11 @@ def test_check_mode_changes_nothing(lab):
     assert lab.leases() == {}
 
 
-def test_a_run_holding_the_lease_refuses_another(lab):
+def test_a_run_holding_the_lease_refuses_another(lab, playbook):
     lab.deploy_broken_after_two_good('Deployment', 'web')
     lab.take_lease_as_another_run('Deployment', 'web', 'awx-job-4711')
 
-    output = lab.rollback('web', expect_rc=2)
+    output = playbook.rollback('web', expect_rc=2)
     assert 'Another rollback is running here: run awx-job-4711 by awx@awx-node-2' in output
     assert 'Nothing was changed.' in output
     assert re.search(r'^  web-lab\s+.* unchanged', output, re.M)
@@ -229,11 +175,11 @@ def test_a_run_holding_the_lease_refuses_another(lab):
     assert lab.leases() == {'ops-rollback-deployment-web': 'awx-job-4711'}
 
 
-def test_unknown_version_is_refused_listing_the_versions(lab):
+def test_unknown_version_is_refused_listing_the_versions(lab, playbook):
     lab.deploy_broken_after_two_good('Deployment', 'web')
     before = lab.obj('Deployment', 'web')
 
-    output = lab.rollback('web', '-e', 'version=v9', expect_rc=2)
+    output = playbook.rollback('web', '-e', 'version=v9', expect_rc=2)
     assert ('Cannot roll back service web to v9: no such version in its history (available: v1 (revision 1, '
             'web={0}), v2 (revision 2, web={1}), {2} (revision 3, web={3}))'.format(
                 IMAGE.format('web', 'v1'), IMAGE.format('web', 'v2'), BROKEN, IMAGE.format('web', BROKEN))) in output
@@ -245,10 +191,10 @@ def test_unknown_version_is_refused_listing_the_versions(lab):
     assert lab.leases() == {}
 
 
-def test_without_health_endpoints_the_rollback_is_not_verified(lab):
+def test_without_health_endpoints_the_rollback_is_not_verified(lab, playbook):
     lab.deploy_broken_after_two_good('Deployment', 'web')
 
-    output = lab.rollback('web', '-e', '{"rollback_health_endpoints": []}')
+    output = playbook.rollback('web', '-e', '{"rollback_health_endpoints": []}')
     assert 'phase verify skipped: no health endpoints configured' in output
     assert 'service web: target v2 (rule: release-before-current) -> rolled back but NOT verified' in output
     lab.wait_until_only('web', 'v2', 2)
@@ -257,19 +203,19 @@ def test_without_health_endpoints_the_rollback_is_not_verified(lab):
     assert lab.leases() == {}
 
 
-def test_statefulset_stuck_on_a_broken_pod(lab):
+def test_statefulset_stuck_on_a_broken_pod(lab, playbook):
     # OrderedReady: the broken pod (the highest ordinal, updated first) is never
     # ready, and the controller does not replace a pod that is not ready.
     lab.deploy_broken_after_two_good('StatefulSet', 'db')
 
-    output = lab.rollback('db', '-e', 'kubernetes_recreate_stuck_pods=false', expect_rc=2)
+    output = playbook.rollback('db', '-e', 'kubernetes_recreate_stuck_pods=false', expect_rc=2)
     assert 'statefulset db in namespace {0} is stuck: pod(s) db-1 (CrashLoopBackOff)'.format(lab.namespace) in output
     assert '-e kubernetes_recreate_stuck_pods=true' in output
     assert 'service db: target v2 (rule: release-before-current) -> FAILED on db-lab' in output
     assert lab.leases() == {}
 
     # The lab inventory lets the rollback delete exactly that pod: the same command converges.
-    output = lab.rollback('db')
+    output = playbook.rollback('db')
     assert 'service db: target v2 (rule: release-before-current) -> done' in output
     lab.wait_until_only('db', 'v2', 2)
     assert lab.runs_only('db', 'v2', 2), lab.pods('db')
@@ -277,11 +223,11 @@ def test_statefulset_stuck_on_a_broken_pod(lab):
     assert lab.leases() == {}
 
 
-def test_daemonset(lab):
+def test_daemonset(lab, playbook):
     lab.deploy_broken_after_two_good('DaemonSet', 'log-agent')
     nodes = len(lab.kube.get(None, 'nodes')['items'])
 
-    output = lab.rollback('agent')
+    output = playbook.rollback('agent')
     assert 'service agent: target v2 (rule: release-before-current) -> done' in output
     lab.wait_until_only('log-agent', 'v2', nodes)
     assert lab.runs_only('log-agent', 'v2', nodes), lab.pods('log-agent')
@@ -289,14 +235,14 @@ def test_daemonset(lab):
     assert lab.leases() == {}
 
 
-def test_a_lease_left_by_a_killed_run_of_this_controller_is_taken_over(lab):
+def test_a_lease_left_by_a_killed_run_of_this_controller_is_taken_over(lab, playbook):
     """kill -9 of ansible-playbook leaves its Lease; the same command run again takes it over at once."""
     lab.deploy_broken_after_two_good('Deployment', 'web')
     # A run on this controller whose ansible-playbook process no longer exists.
     lab.take_lease_as_another_run('Deployment', 'web', 'killed-run',
                                   holder={'user': 'root', 'controller': socket.gethostname(), 'pid': 2 ** 22 + 1})
 
-    output = lab.rollback('web')
+    output = playbook.rollback('web')
     assert 'Took over the rollback lock of an interrupted run' in output
     lab.wait_until_only('web', 'v2', 2)
     assert lab.runs_only('web', 'v2', 2), lab.pods('web')

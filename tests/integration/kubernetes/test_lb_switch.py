@@ -4,85 +4,27 @@
 
 Blue-green: real Deployments (one of them crash-looping) behind a real
 Service; what is asserted is where the Service's Endpoints send traffic.
-Canary: a VirtualService under Istio's CRD (registered here, as a cluster
-with Istio has it), whose weights are read back from the API server.
+Canary: a VirtualService under Istio's CRD (registered as a cluster with
+Istio has it), whose weights are read back from the API server. Both are
+deployed and read back with ``Cluster`` and the ``istio_crd`` fixture of
+conftest.py.
 """
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from ansible_collections.ops.rollback.plugins.modules import lb_switch
 
-IMAGE = 'registry.local/web'
-VS = 'virtualservices.networking.istio.io'
 SECRET_TOKEN = 'never-show-this-token-3f9c'
 
 
-def eventually(check, what, timeout=60):
-    """Poll ``check`` until it returns something true; a deadline, not a timing assertion."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            assert value, 'gave up waiting for ' + what
-            return value
-        time.sleep(0.2)
-
-
-class Cluster:
-    """Deployments and a Service in one namespace, and where its traffic goes."""
-
-    def __init__(self, kube, namespace):
-        self.kube = kube
-        self.namespace = namespace
-
-    def deploy(self, version, tag, replicas=2, labels=None):
-        labels = dict({'app': 'web', 'version': version}, **(labels or {}))
-        self.kube.apply(self.namespace, {
-            'apiVersion': 'apps/v1', 'kind': 'Deployment', 'metadata': {'name': 'web-' + version},
-            'spec': {'replicas': replicas, 'selector': {'matchLabels': labels},
-                     'template': {'metadata': {'labels': labels},
-                                  'spec': {'containers': [{'name': 'web', 'image': '{0}:{1}'.format(IMAGE, tag)}]}}},
-        })
-        selector = ','.join('{0}={1}'.format(*i) for i in sorted(labels.items()))
-        # Every pod exists and the node simulator has written its status (ready or not).
-        eventually(lambda: len([p for p in self.pods(selector) if p['status'].get('podIP')]) == replicas,
-                   'the pods of web-' + version)
-
-    def service(self, selector):
-        self.kube.apply(self.namespace, {
-            'apiVersion': 'v1', 'kind': 'Service', 'metadata': {'name': 'web'},
-            'spec': {'selector': selector, 'ports': [{'port': 80, 'targetPort': 8080}]},
-        })
-        eventually(lambda: self.endpoint_ips() == self.ready_ips(selector), 'the first endpoints')
-
-    def pods(self, selector):
-        return [p for p in self.kube.get(self.namespace, 'pods', '-l', selector)['items']
-                if not p['metadata'].get('deletionTimestamp')]
-
-    def ready_ips(self, selector):
-        if isinstance(selector, dict):
-            selector = ','.join('{0}={1}'.format(*i) for i in sorted(selector.items()))
-        return sorted(p['status']['podIP'] for p in self.pods(selector)
-                      if any(c['type'] == 'Ready' and c['status'] == 'True' for c in p['status']['conditions']))
-
-    def selector(self):
-        return self.kube.get(self.namespace, 'service', 'web')['spec']['selector']
-
-    def resource_version(self):
-        return self.kube.get(self.namespace, 'service', 'web')['metadata']['resourceVersion']
-
-    def endpoint_ips(self):
-        endpoints = self.kube.get(self.namespace, 'endpoints', 'web')
-        return sorted(a['ip'] for s in endpoints.get('subsets') or [] for a in s.get('addresses') or [])
-
-
-@pytest.fixture
-def cluster(kube, namespace):
-    return Cluster(kube, namespace)
+def deploy(cluster, version, tag, replicas=2, labels=None):
+    """The Deployment web-<version>, its pods labelled app=web,version=<version> (and ``labels``). Waits for its
+    rollout, or, of a broken tag, until every pod of it exists and the node simulator reported it, not ready."""
+    cluster.deploy('web-' + version, tag, dict({'app': 'web', 'version': version}, **(labels or {})),
+                   replicas=replicas, broken_pods=replicas)
 
 
 @pytest.fixture
@@ -99,8 +41,8 @@ def switch(kube, namespace, run_module):
 # --- blue-green: kubernetes_service --------------------------------------------------------------------------------
 
 def test_blue_to_green_moves_the_endpoints_then_again_changes_nothing(cluster, switch):
-    cluster.deploy('blue', 'v1')
-    cluster.deploy('green', 'v2')
+    deploy(cluster, 'blue', 'v1')
+    deploy(cluster, 'green', 'v2')
     cluster.service({'app': 'web', 'version': 'blue'})
     blue, green = cluster.ready_ips('app=web,version=blue'), cluster.ready_ips('app=web,version=green')
     assert cluster.endpoint_ips() == blue and len(green) == 2
@@ -138,8 +80,8 @@ def test_blue_to_green_moves_the_endpoints_then_again_changes_nothing(cluster, s
 
 
 def test_selector_without_ready_pods_refused_unless_forced(cluster, switch):
-    cluster.deploy('blue', 'v1')
-    cluster.deploy('broken', 'v3-crashloop')
+    deploy(cluster, 'blue', 'v1')
+    deploy(cluster, 'broken', 'v3-crashloop')
     cluster.service({'app': 'web', 'version': 'blue'})
     blue = cluster.endpoint_ips()
     version = cluster.resource_version()
@@ -170,8 +112,8 @@ def test_selector_without_ready_pods_refused_unless_forced(cluster, switch):
 
 
 def test_selector_merged_and_a_null_key_removed(cluster, switch):
-    cluster.deploy('blue', 'v1', labels={'track': 'stable'})
-    cluster.deploy('green', 'v2')
+    deploy(cluster, 'blue', 'v1', labels={'track': 'stable'})
+    deploy(cluster, 'green', 'v2')
     cluster.service({'app': 'web', 'version': 'blue', 'track': 'stable'})
     # The green pods have no track label: keeping it would select none of them.
     code, result = switch(backend='kubernetes_service', name='web', selector={'version': 'green'})
@@ -183,8 +125,8 @@ def test_selector_merged_and_a_null_key_removed(cluster, switch):
 
 
 def test_endpoints_that_never_follow_fail_the_switch_and_say_so(kube, cluster, switch):
-    cluster.deploy('blue', 'v1')
-    cluster.deploy('green', 'v2')
+    deploy(cluster, 'blue', 'v1')
+    deploy(cluster, 'green', 'v2')
     # A named target port that no pod declares: the endpoint controller never lists the pods.
     kube.apply(cluster.namespace, {
         'apiVersion': 'v1', 'kind': 'Service', 'metadata': {'name': 'web'},
@@ -206,8 +148,8 @@ def test_endpoints_that_never_follow_fail_the_switch_and_say_so(kube, cluster, s
 
 @pytest.mark.parametrize('case', ['nobody', 'unknown service', 'unreachable', 'bad selector value', 'istio options'])
 def test_errors_are_clear_and_change_nothing(kube, cluster, switch, case):
-    cluster.deploy('blue', 'v1')
-    cluster.deploy('green', 'v2')
+    deploy(cluster, 'blue', 'v1')
+    deploy(cluster, 'green', 'v2')
     cluster.service({'app': 'web', 'version': 'blue'})
     version = cluster.resource_version()
     args = dict(backend='kubernetes_service', name='web', selector={'version': 'green'})
@@ -239,22 +181,6 @@ def test_errors_are_clear_and_change_nothing(kube, cluster, switch, case):
 
 # --- canary: istio -----------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope='session')
-def istio_crd(kube):
-    """Istio's VirtualService CRD, in the versions real clusters serve. Left in place: it is cluster-wide,
-    and applying it again is a no-op."""
-    schema = {'openAPIV3Schema': {'type': 'object', 'x-kubernetes-preserve-unknown-fields': True}}
-    kube.apply(None, {
-        'apiVersion': 'apiextensions.k8s.io/v1', 'kind': 'CustomResourceDefinition', 'metadata': {'name': VS},
-        'spec': {'group': 'networking.istio.io', 'scope': 'Namespaced',
-                 'names': {'plural': 'virtualservices', 'singular': 'virtualservice', 'kind': 'VirtualService',
-                           'listKind': 'VirtualServiceList', 'shortNames': ['vs']},
-                 'versions': [{'name': 'v1beta1', 'served': True, 'storage': True, 'schema': schema},
-                              {'name': 'v1alpha3', 'served': True, 'storage': False, 'schema': schema}]},
-    })
-    kube.kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/' + VS)
-
-
 def destination(subset, weight, host='reviews'):
     return {'destination': {'host': host, 'subset': subset}, 'weight': weight}
 
@@ -263,36 +189,13 @@ HEADER_ROUTE = {'name': 'testers', 'match': [{'headers': {'x-canary': {'exact': 
                 'route': [destination('canary', 100)]}
 
 
-class Mesh:
-    def __init__(self, kube, namespace):
-        self.kube = kube
-        self.namespace = namespace
-
-    def virtual_service(self, *routes):
-        self.kube.apply(self.namespace, {
-            'apiVersion': 'networking.istio.io/v1beta1', 'kind': 'VirtualService', 'metadata': {'name': 'reviews'},
-            'spec': {'hosts': ['reviews'], 'http': list(routes)},
-        })
-
-    def read(self):
-        return self.kube.get(self.namespace, VS, 'reviews')
-
-    def weights(self, index=0):
-        return [(d['destination'].get('subset'), d.get('weight')) for d in self.read()['spec']['http'][index]['route']]
-
-
-@pytest.fixture
-def mesh(kube, namespace, istio_crd):
-    return Mesh(kube, namespace)
-
-
 ABORT = [{'host': 'reviews', 'subset': 'stable', 'weight': 100}, {'host': 'reviews', 'subset': 'canary', 'weight': 0}]
 
 
-def test_canary_abort_sets_the_weights_then_again_changes_nothing(mesh, switch):
-    mesh.virtual_service({'name': 'primary', 'route': [destination('stable', 80), destination('canary', 20)]},
-                         HEADER_ROUTE)
-    version = mesh.read()['metadata']['resourceVersion']
+def test_canary_abort_sets_the_weights_then_again_changes_nothing(cluster, istio_crd, switch):
+    cluster.apply_virtual_service({'name': 'primary', 'route': [destination('stable', 80), destination('canary', 20)]},
+                                  HEADER_ROUTE)
+    version = cluster.virtual_service()['metadata']['resourceVersion']
     code, result = switch(backend='istio', name='reviews', weights=ABORT, _ansible_check_mode=True, _ansible_diff=True)
     assert code == 0, result
     assert (result['changed'], result['backend']) == (True, 'istio')
@@ -302,52 +205,52 @@ def test_canary_abort_sets_the_weights_then_again_changes_nothing(mesh, switch):
     assert result['diff']['before'] == 'reviews (subset stable): 80\nreviews (subset canary): 20\n'
     assert result['diff']['after'] == 'reviews (subset stable): 100\nreviews (subset canary): 0\n'
     assert 'http route 0 (primary)' in result['diff']['before_header']
-    assert mesh.read()['metadata']['resourceVersion'] == version
+    assert cluster.virtual_service()['metadata']['resourceVersion'] == version
 
     code, result = switch(backend='istio', name='reviews', weights=ABORT)
     assert (code, result['changed'], result['after']) == (0, True, ABORT), result
-    assert mesh.weights() == [('stable', 100), ('canary', 0)]
+    assert cluster.weights() == [('stable', 100), ('canary', 0)]
     # The other route, and the rest of the object, as they were.
-    assert mesh.read()['spec']['http'][1] == HEADER_ROUTE
-    assert mesh.read()['spec']['hosts'] == ['reviews']
+    assert cluster.virtual_service()['spec']['http'][1] == HEADER_ROUTE
+    assert cluster.virtual_service()['spec']['hosts'] == ['reviews']
 
-    version = mesh.read()['metadata']['resourceVersion']
+    version = cluster.virtual_service()['metadata']['resourceVersion']
     code, result = switch(backend='istio', name='reviews', weights=ABORT, _ansible_diff=True)
     assert (code, result['changed'], 'diff' in result) == (0, False, False), result
-    assert mesh.read()['metadata']['resourceVersion'] == version
+    assert cluster.virtual_service()['metadata']['resourceVersion'] == version
 
 
-def test_route_by_name_through_v1alpha3(mesh, switch):
-    mesh.virtual_service({'name': 'primary', 'route': [destination('stable', 100)]},
-                         {'name': 'testers', 'match': HEADER_ROUTE['match'],
-                          'route': [destination('stable', 0), destination('canary', 100)]})
+def test_route_by_name_through_v1alpha3(cluster, istio_crd, switch):
+    cluster.apply_virtual_service({'name': 'primary', 'route': [destination('stable', 100)]},
+                                  {'name': 'testers', 'match': HEADER_ROUTE['match'],
+                                   'route': [destination('stable', 0), destination('canary', 100)]})
     code, result = switch(backend='istio', name='reviews', route='testers', api_version='networking.istio.io/v1alpha3',
                           weights=[{'host': 'reviews', 'subset': 'stable', 'weight': 100}])
     assert (code, result['changed']) == (0, True), result
     # The canary, not named, gets 0; route 0 is untouched.
-    assert mesh.weights(1) == [('stable', 100), ('canary', 0)]
-    assert mesh.weights(0) == [('stable', 100)]
+    assert cluster.weights(1) == [('stable', 100), ('canary', 0)]
+    assert cluster.weights(0) == [('stable', 100)]
     code, result = switch(backend='istio', name='reviews', route=1,
                           weights=[{'host': 'reviews', 'subset': 'stable', 'weight': 100}])
     assert (code, result['changed']) == (0, False), result
 
 
-def test_steps_move_the_weights_gradually(mesh, switch):
-    mesh.virtual_service({'route': [destination('stable', 0), destination('canary', 100)]})
-    generation = mesh.read()['metadata']['generation']
+def test_steps_move_the_weights_gradually(cluster, istio_crd, switch):
+    cluster.apply_virtual_service({'route': [destination('stable', 0), destination('canary', 100)]})
+    generation = cluster.virtual_service()['metadata']['generation']
     code, result = switch(backend='istio', name='reviews', weights=ABORT, steps=[25, 50], pause=0.1)
     assert (code, result['changed']) == (0, True), result
     assert [[d['weight'] for d in step] for step in result['steps']] == [[25, 75], [50, 50], [100, 0]]
     # One write per step, each a change of the spec.
-    assert mesh.read()['metadata']['generation'] == generation + 3
-    assert mesh.weights() == [('stable', 100), ('canary', 0)]
+    assert cluster.virtual_service()['metadata']['generation'] == generation + 3
+    assert cluster.weights() == [('stable', 100), ('canary', 0)]
 
 
 @pytest.mark.parametrize('case', ['sum', 'unknown destination', 'unknown route', 'unknown virtual service',
                                   'bad steps', 'nobody'])
-def test_wrong_weights_refused_and_nothing_changed(kube, mesh, switch, case):
-    mesh.virtual_service({'name': 'primary', 'route': [destination('stable', 80), destination('canary', 20)]})
-    version = mesh.read()['metadata']['resourceVersion']
+def test_wrong_weights_refused_and_nothing_changed(kube, cluster, istio_crd, switch, case):
+    cluster.apply_virtual_service({'name': 'primary', 'route': [destination('stable', 80), destination('canary', 20)]})
+    version = cluster.virtual_service()['metadata']['resourceVersion']
     args = dict(backend='istio', name='reviews', weights=ABORT)
     expected = {
         'sum': 'The weights add up to 90, not 100',
@@ -355,7 +258,7 @@ def test_wrong_weights_refused_and_nothing_changed(kube, mesh, switch, case):
                                'stable), reviews (subset canary))',
         'unknown route': "has no http route 'testers' (it has: 0 (primary))",
         'unknown virtual service': 'Failed to read VirtualService nosuch in namespace {0}: not found'.format(
-            mesh.namespace),
+            cluster.namespace),
         'bad steps': 'steps must be increasing percentages',
         'nobody': 'forbidden',
     }[case]
@@ -375,4 +278,4 @@ def test_wrong_weights_refused_and_nothing_changed(kube, mesh, switch, case):
     assert code == 1
     assert expected in result['msg'], result['msg']
     assert result['changed'] is False
-    assert mesh.read()['metadata']['resourceVersion'] == version
+    assert cluster.virtual_service()['metadata']['resourceVersion'] == version
