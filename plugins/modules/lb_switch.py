@@ -280,7 +280,7 @@ diff:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.ops.rollback.plugins.module_utils._common.module import run_module
+from ansible_collections.ops.rollback.plugins.module_utils._common.module import refuse_options_not_for, run_module
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.client import (
     HAS_KUBERNETES,
     K8S_AUTH_SPEC,
@@ -295,7 +295,6 @@ from ansible_collections.ops.rollback.plugins.module_utils.k8s.traffic import (
 )
 from ansible_collections.ops.rollback.plugins.module_utils.traffic.switch import (
     parse_steps,
-    refuse_options_not_for_backend,
     run_switch,
 )
 
@@ -337,7 +336,7 @@ def switch(module):
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib('kubernetes'), exception=str(KUBERNETES_IMPORT_ERROR))
     params = module.params
-    refuse_options_not_for_backend(params, BACKEND_OPTIONS)
+    refuse_options_not_for(params, 'backend', BACKEND_OPTIONS)
     steps = parse_steps(params['steps']) if params['steps'] else None   # refused before connecting
     client = KubeClient.connect(**dict((key, params[key]) for key in K8S_AUTH_SPEC))
     if params['backend'] == 'kubernetes_service':

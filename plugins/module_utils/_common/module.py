@@ -40,15 +40,16 @@ class _Module(AnsibleModule):
         self.no_log_values.update(url_no_log_values(self.params))
 
 
-def refuse_options_not_for_state(params, state_options):
-    """``state_options``: option -> the states it applies to. An option set for another state is an error,
-    not silently ignored: the user meant something by it."""
-    state = params.get('state')
-    for option, states in sorted((state_options or {}).items()):
-        if params.get(option) is not None and state not in states:
+def refuse_options_not_for(params, choice, option_choices):
+    """``option_choices``: option -> the values of option ``choice`` (``state``, ``strategy``,
+    ``backend``) it applies to. An option set for another value is an error, not silently
+    ignored: the user meant something by it."""
+    value = params.get(choice)
+    for option, values in sorted((option_choices or {}).items()):
+        if params.get(option) is not None and value not in values:
             raise InvalidInputError(
-                'Option {0} does not apply to state={1} (only to state={2}): remove it, or choose that state. '
-                'Nothing was changed.'.format(option, state, ' or state='.join(states)),
+                'Option {0} does not apply to {1}={2} (only to {1}={3}): remove it, or choose that {1}. '
+                'Nothing was changed.'.format(option, choice, value, ' or {0}='.format(choice).join(values)),
                 option=option)
 
 
@@ -63,7 +64,7 @@ def run_module(argument_spec, handler, state_options=None, **module_kwargs):
     # ansible-core read its options without _load_params.
     module.no_log_values.update(url_no_log_values(module.params))
     try:
-        refuse_options_not_for_state(module.params, state_options)
+        refuse_options_not_for(module.params, 'state', state_options)
         result = handler(module)
     except RollbackError as err:
         details = dict(err.details)

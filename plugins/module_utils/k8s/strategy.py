@@ -18,7 +18,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError
+from ansible_collections.ops.rollback.plugins.module_utils._common.module import refuse_options_not_for
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.blue_green import BlueGreenDriver, check_deployments
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.canary import CanaryDriver, check_halves
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.driver import WorkloadDriver
@@ -51,12 +51,7 @@ def refuse_options_not_for_strategy(params):
     anything is read, as are the colors of a blue-green service and the halves of a canary (which
     releasing the Lease does not need)."""
     strategy = params.get('strategy') or ROLLING
-    for option, strategies in sorted(STRATEGY_OPTIONS.items()):
-        if params.get(option) is not None and strategy not in strategies:
-            raise InvalidInputError(
-                'Option {0} does not apply to strategy={1} (only to strategy={2}): remove it, or choose that '
-                'strategy. Nothing was changed.'.format(option, strategy, ' or strategy='.join(strategies)),
-                option=option)
+    refuse_options_not_for(dict(params, strategy=strategy), 'strategy', STRATEGY_OPTIONS)
     if params.get('state') != 'unlocked':
         if strategy == BLUE_GREEN:
             check_deployments(params.get('deployments'))

@@ -59,18 +59,6 @@ class TrafficBackend:
         raise NotImplementedError
 
 
-def refuse_options_not_for_backend(params, backend_options):
-    """``backend_options``: option -> the backends it applies to. One set for another backend is
-    refused rather than ignored: the user meant something by it."""
-    backend = params.get('backend')
-    for option, backends in sorted(backend_options.items()):
-        if params.get(option) is not None and backend not in backends:
-            raise InvalidInputError(
-                'Option {0} does not apply to backend={1} (only to backend={2}): remove it, or choose that '
-                'backend. Nothing was changed.'.format(option, backend, ' or backend='.join(backends)),
-                option=option)
-
-
 def run_switch(backend, check_mode=False, force=False, steps=None, pause=0, sleep=time.sleep):
     """Switch ``backend``'s traffic to what it was configured with; returns the result.
 

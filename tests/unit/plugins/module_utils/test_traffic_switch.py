@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError, RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils._common.module import refuse_options_not_for
 from ansible_collections.ops.rollback.plugins.module_utils.traffic.switch import (
     TrafficBackend,
     parse_steps,
-    refuse_options_not_for_backend,
     run_switch,
     step_weights,
     validate_weights,
@@ -93,8 +93,8 @@ def test_steps_always_end_at_100():
 
 def test_option_for_another_backend_refused():
     with pytest.raises(InvalidInputError, match='Option weights does not apply to backend=kubernetes_service'):
-        refuse_options_not_for_backend({'backend': 'kubernetes_service', 'weights': []}, {'weights': ['istio']})
-    refuse_options_not_for_backend({'backend': 'istio', 'weights': []}, {'weights': ['istio']})
+        refuse_options_not_for({'backend': 'kubernetes_service', 'weights': []}, 'backend', {'weights': ['istio']})
+    refuse_options_not_for({'backend': 'istio', 'weights': []}, 'backend', {'weights': ['istio']})
 
 
 # --- run_switch over an in-memory weighted backend -----------------------------------------------------------------
