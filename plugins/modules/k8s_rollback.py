@@ -506,6 +506,7 @@ taken_over:
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.ops.rollback.plugins.module_utils._common.lock import lock_argument_spec
 from ansible_collections.ops.rollback.plugins.module_utils._common.module import run_module
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.client import (
     HAS_KUBERNETES,
@@ -553,12 +554,7 @@ def argument_spec():
         canary=dict(type='dict', options=DESTINATION),
         rolled_back_from=dict(type='str'),
         note=dict(type='str'),
-        lock=dict(type='dict', options=dict(
-            owner=dict(type='str', required=True),
-            ttl=dict(type='int', default=3600),
-            force=dict(type='bool', default=False),
-            holder=dict(type='dict', default={}),
-        )),
+        lock=lock_argument_spec(),
     )
 
 

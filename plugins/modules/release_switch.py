@@ -444,6 +444,7 @@ removed:
   sample: [v1.2.6, v1.2.7]
 """
 
+from ansible_collections.ops.rollback.plugins.module_utils._common.lock import lock_argument_spec
 from ansible_collections.ops.rollback.plugins.module_utils._common.module import run_module
 from ansible_collections.ops.rollback.plugins.module_utils.health.checker import (
     checker_from_params,
@@ -474,13 +475,7 @@ def argument_spec():
         current_link=dict(type='str', default='current'),
         complete_marker=dict(type='str', default='REVISION'),
         ledger_file=dict(type='str', default=DEFAULT_LEDGER_FILE),
-        lock=dict(type='dict', options=dict(
-            owner=dict(type='str', required=True),
-            file=dict(type='str', default=DEFAULT_LOCK_FILE),
-            ttl=dict(type='int', default=3600),
-            force=dict(type='bool', default=False),
-            holder=dict(type='dict', default={}),
-        )),
+        lock=lock_argument_spec(file=dict(type='str', default=DEFAULT_LOCK_FILE)),
     )
 
 

@@ -24,6 +24,17 @@ import tempfile
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError, RollbackError
 
 
+def lock_argument_spec(**extra):
+    """The ``lock`` option of a module that takes a rollback lock in the same call (the
+    suboptions its action plugin fills in; ``extra`` for the store's own, such as a file)."""
+    return dict(type='dict', options=dict(
+        owner=dict(type='str', required=True),
+        ttl=dict(type='int', default=3600),
+        force=dict(type='bool', default=False),
+        holder=dict(type='dict', default={}),
+        **extra))
+
+
 class LockHeldError(RollbackError):
     """Another run holds the lock and it has not expired."""
 
