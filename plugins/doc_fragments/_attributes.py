@@ -95,3 +95,23 @@ attributes:
     membership:
       - ops.rollback.k8s
 """
+
+    ACTION_GROUP_DB = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/ops.rollback.db) in C(module_defaults) to set defaults (such as the connection) for this module.
+    support: full
+    membership:
+      - ops.rollback.db
+"""
+
+    ACTION_GROUP_INCIDENT = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/ops.rollback.incident) in C(module_defaults) to set defaults (such as the channels) for this module.
+    support: full
+    membership:
+      - ops.rollback.incident
+"""
