@@ -10,7 +10,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
-from ansible_collections.ops.rollback.plugins.plugin_utils import plan, verdict
+from ansible_collections.ops.rollback.plugins.plugin_utils import plan, run_record, verdict
 
 
 def _plain(function):
@@ -43,6 +43,19 @@ def rollback_verdicts(hosts_vars, targets, check_mode=False):
     return verdict.run_verdicts(hosts_vars, targets, check_mode)
 
 
+def rollback_service_settings(services, hostvars, name):
+    return plan.service_settings(services, hostvars, name)
+
+
+def rollback_backups(dumps, verifications=None):
+    return run_record.backup_records(dumps, verifications)
+
+
+def rollback_service_records(services, hosts_vars, targets, decisions=None, migrations=None, backups=None,
+                             notifications=None):
+    return run_record.service_records(services, list(hosts_vars), targets, decisions, migrations, backups, notifications)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -50,4 +63,7 @@ class FilterModule:
             'rollback_batches': rollback_batches,
             'rollback_percentage': rollback_percentage,
             'rollback_verdicts': rollback_verdicts,
+            'rollback_service_settings': rollback_service_settings,
+            'rollback_backups': rollback_backups,
+            'rollback_service_records': rollback_service_records,
         }

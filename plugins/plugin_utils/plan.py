@@ -68,6 +68,18 @@ def services(hosts, hostvars, service=None):
     return found
 
 
+def service_settings(services_, hostvars, name):
+    """``{service: value}`` of the setting ``name`` (such as ``rollback_databases``) for each service
+    of ``services_`` whose lead host (its first) sets it to something; services without it are left out."""
+    found = {}
+    for service, info in sorted(services_.items()):
+        hosts = info.get('hosts') or []
+        value = hostvars[hosts[0]].get(name) if hosts else None
+        if value:
+            found[service] = value
+    return found
+
+
 def platform_state(host_vars):
     """What the platform role's ``state`` entry point reported for a host (its ``<platform>_state``),
     with the host and its service."""

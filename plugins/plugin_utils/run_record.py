@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright: ops.rollback contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a run did, per service, as the report phase (incident report, notifications) reads it."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+def backup_records(dumps, verifications=()):
+    """``{service: [backup]}`` from the registered loop results of db_backup ``state=dump``
+    (items ``[service, database]``) and of ``state=verify`` (items: those dump results).
+
+    A backup is ``engine``, ``db``, ``path``, ``size``, ``sha256``, ``verified`` (True, False when
+    its verification failed, None when it was not verified: check mode) and ``error``.
+    """
+    verified = {}
+    for result in verifications or ():
+        path = (result.get('item') or {}).get('path')
+        if path and not result.get('skipped'):
+            verified[path] = (not result.get('failed'), result.get('msg') if result.get('failed') else None)
+    records = {}
+    for result in dumps or ():
+        item = result.get('item') or [{}, {}]
+        service, database = item[0].get('key'), item[1]
+        path = result.get('path')
+        ok, error = verified.get(path, (None, None))
+        if result.get('failed'):
+            ok, error = False, result.get('msg')
+        records.setdefault(service, []).append({
+            'engine': database.get('engine'), 'db': database.get('db'), 'path': path,
+            'size': result.get('size'), 'sha256': result.get('sha256'), 'verified': ok, 'error': error,
+        })
+    return records
+
+
+def _checks(host_vars_list):
+    """The verify phase's health checks of a service's hosts: one entry per host and endpoint."""
+    checks = []
+    for host in host_vars_list:
+        health = host.get('verify_health') or {}
+        for endpoint in health.get('endpoints') or ():
+            checks.append({
+                'name': '{0} {1}'.format(host.get('inventory_hostname'), endpoint.get('url')),
+                'after': {'status': endpoint.get('status'), 'latency_ms': endpoint.get('latency_ms')},
+                'passed': bool(endpoint.get('ok')),
+            })
+    return checks
+
+
+def service_records(services, hosts_vars, targets, decisions=None, migrations=None, backups=None, notifications=None):
+    """``{service: record}`` for the incident report: ``from_version``, ``to_version``, ``decision``,
+    ``migrations``, ``backups``, ``checks``, ``notifications``, each empty when its phase did not run
+    for the service (a run stopped early, a phase not configured)."""
+    by_name = dict((host.get('inventory_hostname'), host) for host in hosts_vars)
+    records = {}
+    for service, info in sorted(services.items()):
+        target = (targets or {}).get(service) or {}
+        current = target.get('current') or []
+        records[service] = {
+            'from_version': target.get('rolled_back_from') or (current[0] if current else None),
+            'to_version': target.get('version'),
+            'decision': _decision((decisions or {}).get(service)),
+            'migrations': _migrations((migrations or {}).get(service)),
+            'backups': (backups or {}).get(service) or [],
+            'checks': _checks([by_name[name] for name in info.get('hosts') or () if name in by_name]),
+            'notifications': _delivered((notifications or {}).get(service)),
+        }
+    return records
+
+
+def _decision(result):
+    if not result:
+        return {}
+    return dict((key, result.get(key)) for key in ('decision', 'proceed', 'message', 'reasons', 'forced', 'version')
+                if key in result)
+
+
+def _migrations(result):
+    if not result or result.get('skipped'):
+        return {}
+    return dict((key, result.get(key)) for key in ('recommendation', 'safe_version', 'migrations', 'explanation')
+                if key in result)
+
+
+def _delivered(result):
+    if not result or result.get('skipped'):
+        return []
+    return result.get('channels') or result.get('delivered') or []
