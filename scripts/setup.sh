@@ -13,6 +13,11 @@
 #      marker; an incomplete one is rebuilt.
 #   4. .collections/ansible_collections/ops/rollback -> ../../.. so
 #      ansible.cfg's collections_path finds this checkout by FQCN.
+#   5. Databases for the tests and the drill: PostgreSQL on 127.0.0.1:5432
+#      (user postgres, trust for 127.0.0.1) and MariaDB on 127.0.0.1:3306
+#      (root, empty password). Left alone when they already answer there;
+#      else installed from Debian (postgresql, mariadb-server) and started.
+#      The client tools (postgresql-client, mariadb-client) are always installed.
 #
 # CACHE is ${OPS_ROLLBACK_CACHE:-$HOME/.cache/ops-rollback}.
 #
@@ -49,7 +54,8 @@ die() { echo "setup: ERROR: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root"
 
 # --- 1. Debian packages --------------------------------------------------
-PACKAGES=(docker.io debootstrap openssh-client make rsync curl python3-venv git shellcheck)
+PACKAGES=(docker.io debootstrap openssh-client make rsync curl python3-venv git shellcheck
+          postgresql-client mariadb-client)
 
 install_packages() {
   local missing=() p
@@ -151,8 +157,46 @@ EOF
   mv "$tmp" "$out"
 }
 
+# --- 5. databases ---------------------------------------------------------
+answers() { timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+ensure_postgresql() {
+  if answers 5432; then log "postgresql: running"; return; fi
+  log "postgresql: installing and starting it on 127.0.0.1:5432"
+  dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q 'install ok installed' || apt_install postgresql
+  local version hba
+  version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  # The tests connect as postgres over TCP without a password, as on the project's machines.
+  grep -q '^host all all 127.0.0.1/32 trust' "$hba" || sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  pg_ctlcluster "$version" main start 2>/dev/null || pg_ctlcluster "$version" main restart
+  for _ in $(seq 30); do answers 5432 && return; sleep 1; done
+  die "postgresql did not come up on 127.0.0.1:5432"
+}
+
+ensure_mariadb() {
+  if answers 3306; then log "mariadb: running"; return; fi
+  log "mariadb: installing and starting it on 127.0.0.1:3306"
+  dpkg-query -W -f='${Status}' mariadb-server 2>/dev/null | grep -q 'install ok installed' || apt_install mariadb-server
+  service mariadb start >&2 || (mkdir -p /run/mysqld && chown mysql: /run/mysqld &&
+    (mysqld_safe --bind-address=127.0.0.1 >/var/log/ops-rollback-mariadb.log 2>&1 &))
+  for _ in $(seq 30); do answers 3306 && break; sleep 1; done
+  answers 3306 || die "mariadb did not come up on 127.0.0.1:3306"
+  # root over TCP with an empty password, as on the project's machines.
+  mariadb -uroot -e "ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('');
+    CREATE USER IF NOT EXISTS root@'127.0.0.1' IDENTIFIED BY ''; GRANT ALL ON *.* TO root@'127.0.0.1' WITH GRANT OPTION;"
+}
+
 install_packages
 ensure_dockerd
+ensure_postgresql
+ensure_mariadb
 VENV=$(venv_path)
 ensure_venv "$VENV"
 ensure_collection_link
