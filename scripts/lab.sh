@@ -9,6 +9,14 @@
 #                               wait for their sshd, write inventory/lab/hosts.yml
 #   scripts/lab.sh down         remove the lab's containers, network, inventory
 #   scripts/lab.sh status       list the lab's containers
+#   scripts/lab.sh data         (re)create the demo app's data for the drill:
+#                               database ops_rollback_lab_demo on the
+#                               controller's PostgreSQL (127.0.0.1:5432, user
+#                               postgres) with its golang-migrate table at the
+#                               v1.3.0 schema, and the app's migrations as a
+#                               git repository at $CACHE/lab/demo-app (tags
+#                               v1.2.9 and v1.3.0; v1.3.0 adds a nullable
+#                               column). lab/drill.yml points the rollback at both.
 #
 # Host i: container ops-rollback-lab-i (label ops.rollback.lab=1, hostname
 # labi) on the docker network ops-rollback-lab, ssh on 127.0.0.1:(2200+i),
@@ -286,6 +294,40 @@ cmd_status() {
 
 }
 
+LAB_DB=ops_rollback_lab_demo
+
+# One commit and tag per version: what a real app repository holds.
+write_demo_repo() {
+  local repo=$CACHE/lab/demo-app
+  rm -rf "$repo"
+  mkdir -p "$repo/migrations"
+  git -C "$repo" init -q
+  git -C "$repo" config user.email lab@ops-rollback.invalid
+  git -C "$repo" config user.name "ops.rollback lab"
+  cat >"$repo/migrations/1_create_orders.up.sql" <<'EOF'
+CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL, amount integer NOT NULL);
+EOF
+  echo 'DROP TABLE orders;' >"$repo/migrations/1_create_orders.down.sql"
+  git -C "$repo" add -A && git -C "$repo" commit -qm "v1.2.9" && git -C "$repo" tag v1.2.9
+  echo 'ALTER TABLE orders ADD COLUMN note text;' >"$repo/migrations/2_add_order_note.up.sql"
+  echo 'ALTER TABLE orders DROP COLUMN note;' >"$repo/migrations/2_add_order_note.down.sql"
+  git -C "$repo" add -A && git -C "$repo" commit -qm "v1.3.0" && git -C "$repo" tag v1.3.0
+}
+
+cmd_data() {
+  local psql=(env PGOPTIONS="-c client_min_messages=warning" psql -X -q -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1)
+  "${psql[@]}" -d postgres -c "DROP DATABASE IF EXISTS $LAB_DB" -c "CREATE DATABASE $LAB_DB"
+  # The schema as v1.3.0's migrations left it, with golang-migrate's own table.
+  "${psql[@]}" -d "$LAB_DB" \
+    -c "CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL, amount integer NOT NULL, note text)" \
+    -c "INSERT INTO orders (item, amount) SELECT 'item-' || n, n FROM generate_series(1, 1000) AS n" \
+    -c "CREATE TABLE schema_migrations (version bigint PRIMARY KEY, dirty boolean NOT NULL)" \
+    -c "INSERT INTO schema_migrations VALUES (2, false)"
+  write_demo_repo
+  mkdir -p "$CACHE/lab/backups"
+  log "data: database $LAB_DB (1000 orders, migrated to v1.3.0), repository $CACHE/lab/demo-app"
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -294,6 +336,7 @@ case "$cmd" in
   up) cache_dir; need_docker; lock; cmd_up "$@" ;;
   down) cache_dir; need_docker; lock; cmd_down ;;
   status) need_docker; cmd_status ;;
+  data) cache_dir; cmd_data ;;
   -h|--help|help) usage ;;
   *) usage ;;
 esac

@@ -43,8 +43,8 @@ def rollback_verdicts(hosts_vars, targets, check_mode=False):
     return verdict.run_verdicts(hosts_vars, targets, check_mode)
 
 
-def rollback_service_settings(services, hostvars, name):
-    return plan.service_settings(services, hostvars, name)
+def rollback_service_settings(services, hostvars, name, targets=None):
+    return plan.service_settings(services, hostvars, name, targets)
 
 
 def rollback_backups(dumps, verifications=None):

@@ -68,16 +68,24 @@ def services(hosts, hostvars, service=None):
     return found
 
 
-def service_settings(services_, hostvars, name):
+def service_settings(services_, hostvars, name, targets=None):
     """``{service: value}`` of the setting ``name`` (such as ``rollback_databases``) for each service
-    of ``services_`` whose lead host (its first) sets it to something; services without it are left out."""
+    of ``services_`` whose lead host (its first) sets it to something; services without it are left out.
+
+    With ``targets`` (the preflight phase's), only the services that move: some host does not run the
+    target yet. A run that finds everything at its target backs up nothing and tells nobody.
+    """
     found = {}
     for service, info in sorted(services_.items()):
         hosts = info.get('hosts') or []
         value = hostvars[hosts[0]].get(name) if hosts else None
-        if value:
+        if value and (targets is None or _moves((targets or {}).get(service))):
             found[service] = value
     return found
+
+
+def _moves(target):
+    return bool(target) and set(target.get('current') or []) != set([target.get('version')])
 
 
 def platform_state(host_vars):
