@@ -295,10 +295,11 @@ def _check_condition(refuse, fact, operator, value, limits):
 # ---------------------------------------------------------------------------
 
 def _check_signals(signals):
-    unknown = sorted(set(signals) - set(FACTS))
+    known = [name for name, _kind, _choices in SIGNALS]
+    unknown = sorted(set(signals) - set(known))
     if unknown:
         raise InvalidInputError('Unknown signals {0} (known: {1}). Nothing was decided.'.format(
-            ', '.join(unknown), ', '.join(name for name, _kind, _choices in SIGNALS)), option=unknown[0])
+            ', '.join(unknown), ', '.join(known)), option=unknown[0])
     given = {}
     for name, kind, choices in SIGNALS:
         value = signals.get(name)

@@ -284,6 +284,7 @@ def test_force_without_a_reason_is_refused():
     (dict(signals={'latency_p95_ms': 900.0}), 'latency_p95_ms and latency_baseline_ms go together'),
     (dict(signals={'latency_p95_ms': 900.0, 'latency_baseline_ms': 0.0}), 'latency_baseline_ms must be more than 0'),
     (dict(signals={'errors': 3}), 'Unknown signals errors'),
+    (dict(signals={'latency_factor': 3.0}), 'Unknown signals latency_factor'),  # derived, not given
     (dict(migrations={'recommendation': 'maybe'}), "recommendation one of safe, restore_database, fix_forward, "
                                                    "rollback_to; got 'maybe'"),
     (dict(migrations={'recommendation': 'rollback_to'}), 'migrations recommends rollback_to but gives no safe_version'),
