@@ -89,7 +89,7 @@ options:
       - The result of M(ops.rollback.migration_check) between the target and the current version.
       - Read are C(recommendation) (V(safe), V(restore_database), V(fix_forward) or V(rollback_to)), C(safe_version)
         (required with V(rollback_to)) and C(migrations), a list with C(reversible) and C(reasons) (and C(name),
-        C(id) or C(version)) for each migration; other keys are ignored.
+        C(id) or C(version)) for each migration; one with C(applied=false) is not counted. Other keys are ignored.
       - Not an incident signal. It constrains the decision - see the description.
     type: dict
   workaround_exists:

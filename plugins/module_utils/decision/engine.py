@@ -347,7 +347,8 @@ def _check_migrations(migrations):
             'Nothing was decided.'.format(listed), option='migrations')
     irreversible = []
     for item in listed:
-        if item.get('reversible') is False:
+        # migration_check lists the migrations in between; one the database never applied costs nothing.
+        if item.get('reversible') is False and item.get('applied') is not False:
             label = str(next((item[key] for key in ('name', 'id', 'version') if item.get(key)), 'unnamed'))
             reasons = item.get('reasons') or []
             irreversible.append(label + (': ' + ', '.join(str(why) for why in reasons) if reasons else ''))

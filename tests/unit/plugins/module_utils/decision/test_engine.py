@@ -165,6 +165,12 @@ def test_safe_version_is_said():
         'irreversible': ['0042_drop_orders_note: drops column orders.note']}
 
 
+def test_migrations_not_applied_are_not_named():
+    not_applied = dict(IRREVERSIBLE, name='0043_drop_orders_tax', applied=False)
+    result = decide({'service_down': True}, migrations=dict(ROLLBACK_TO_MIGRATIONS, migrations=[IRREVERSIBLE, not_applied]))
+    assert result['inputs']['migrations']['irreversible'] == ['0042_drop_orders_note: drops column orders.note']
+
+
 def test_refusal_says_why_and_how_to_force():
     result = decide({'service_down': True}, migrations=FIX_FORWARD_MIGRATIONS)
     assert result['proceed'] is False
