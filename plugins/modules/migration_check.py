@@ -103,6 +103,7 @@ options:
         O(from_version) counts as applied.
       - Requires O(db). The other connection options require it.
     type: str
+    required: false
     choices: [postgresql, mysql]
 extends_documentation_fragment:
   - ops.rollback._db_conn

@@ -142,8 +142,8 @@ def _alembic_op(call):
         column = _text(_arg(call, 1, 'column_name'))
         return [Finding(DESTROYS, 'drops column {0}.{1}'.format(table, column), table=table, column=column)]
     if name == 'rename_table':
-        return [Finding(BREAKING, 'renames table {0} to {1}'.format(_text(_arg(call, 0, 'old_table_name')),
-                                                                   _text(_arg(call, 1, 'new_table_name'))))]
+        old, new = _text(_arg(call, 0, 'old_table_name')), _text(_arg(call, 1, 'new_table_name'))
+        return [Finding(BREAKING, 'renames table {0} to {1}'.format(old, new))]
     if name == 'add_column':
         return [_alembic_add_column(table, _arg(call, 1, 'column'))]
     if name == 'alter_column':

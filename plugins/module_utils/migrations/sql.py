@@ -216,7 +216,9 @@ _ALTER_TYPE = re.compile(r'^ALTER (?:COLUMN )?(?P<column>{0}) (?:SET DATA )?TYPE
 _ALTER_COLUMN = re.compile(r'^ALTER (?:COLUMN )?(?P<column>{0}) (?P<change>.*)$'.format(_NAME), re.IGNORECASE)
 _MODIFY = re.compile(r'^MODIFY (?:COLUMN )?(?P<column>{0}) (?P<type>.+)$'.format(_NAME), re.IGNORECASE)
 _CHANGE = re.compile(r'^CHANGE (?:COLUMN )?(?P<old>{0}) (?P<new>{0}) (?P<type>.+)$'.format(_NAME), re.IGNORECASE)
-_TYPE_END = re.compile(r'\s+(?:NOT NULL|NULL|DEFAULT|COLLATE|CHARACTER SET|CHARSET|COMMENT|AFTER|FIRST|PRIMARY|UNIQUE|REFERENCES|CHECK|AUTO_INCREMENT|GENERATED)\b.*$', re.IGNORECASE)
+# Where a column's type ends in MODIFY/CHANGE: its attributes follow.
+_TYPE_END = re.compile(r'\s+(?:NOT NULL|NULL|DEFAULT|COLLATE|CHARACTER SET|CHARSET|COMMENT|AFTER|FIRST|PRIMARY|UNIQUE|'
+                       r'REFERENCES|CHECK|AUTO_INCREMENT|GENERATED)\b.*$', re.IGNORECASE)
 
 
 def _alter_action(table, action):
