@@ -116,9 +116,8 @@ notes:
 seealso:
   - module: ops.rollback.db_backup
     description: Take the verified backup that V(restore_database) needs, before migrations run.
-  - name: Rollback procedures, database considerations
-    description: When a migration is not reversible, fix forward or roll back only to a version that works with the new schema.
-    link: https://example.invalid/ops/rollback/runbooks/rollback-procedures.html
+  - module: ops.rollback.rollback_decision
+    description: Turns the recommendation into the decision (fix forward when only a restore could bring the schema back).
 """
 
 EXAMPLES = r"""

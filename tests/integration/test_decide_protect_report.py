@@ -171,7 +171,9 @@ def test_an_irreversible_migration_stops_the_rollback_before_anything_changes(la
     assert not lab.locked()
     assert 'fix_forward' in output and 'DROP COLUMN' in output
     document, _markdown = report(lab, 'INC-T4')
-    assert document['services']['demo']['migrations']['recommendation'] == 'fix_forward'
+    # The dropped column's data is gone: only a restore brings the schema back, so the rules say fix forward.
+    assert document['services']['demo']['migrations']['recommendation'] == 'restore_database'
+    assert document['services']['demo']['decision']['decision'] == 'fix_forward'
     assert not os.path.isdir(lab.backup_dir) or os.listdir(lab.backup_dir) == []
 
 
