@@ -25,7 +25,7 @@ description:
   - The version rolled back from is listed as B(do not redeploy), with the incident id, for every service whose
     rollback ran (done, not verified or failed). The rollback playbook records the same in the release ledger.
   - 'Checklist items the run did are ticked from its facts: C(Service health verified) when every service is V(done),
-    C(Team notified) when every service has a delivered notification, C(Incident ticket created) when O(ticket) is set,
+    C(Team notified) when every service has a notification delivered to a channel, C(Incident ticket created) when O(ticket) is set,
     C(Deployment record updated) when every service that was rolled back has
     O(services.deployment_record_updated=true). A report of a run made in check mode ticks nothing.'
   - The report is about the last run in O(timeline), the file the timeline callback P(ops.rollback.timeline#callback)
@@ -73,27 +73,34 @@ options:
         description: The version rolled back to. When omitted, the target of its verdict.
         type: str
       decision:
-        description: The decision of the decide phase.
+        description:
+          - The decision of the decide phase. The result of M(ops.rollback.rollback_decision) can be given as it is;
+            keys not listed here are left out.
         type: dict
         suboptions:
           decision:
-            description: What was decided, for example V(rollback now) or V(fix forward).
+            description: What was decided, for example V(rollback_now) or V(fix_forward).
             type: str
             required: true
+          advised:
+            description: What the rules advised before C(force).
+            type: str
           reasons:
             description: Why, one sentence each.
             type: list
             elements: str
             default: []
           forced:
-            description: Whether C(force) overrode the decision.
+            description: Whether C(force) overrode the rules.
             type: bool
             default: false
           force_reason:
             description: Why it was forced.
             type: str
       backups:
-        description: The database backups taken before anything changed.
+        description:
+          - The database backups taken before anything changed. The RV(ops.rollback.db_backup#module:backup) result of
+            M(ops.rollback.db_backup) can be given as it is; keys not listed here are left out.
         type: list
         elements: dict
         default: []
@@ -102,8 +109,11 @@ options:
             description: Where the backup is.
             type: str
             required: true
-          database:
+          db:
             description: The database it holds.
+            type: str
+          engine:
+            description: The database engine, for example V(postgresql).
             type: str
           size:
             description: Its size in bytes.
@@ -112,9 +122,8 @@ options:
             description: Its SHA-256 checksum.
             type: str
           verified:
-            description: Whether it was verified (restored or read back).
-            type: bool
-            default: false
+            description: Whether it was verified, V(true) or V(false), or when it was last verified (a time).
+            type: raw
       checks:
         description: Health and metrics checks with their values before and after the rollback.
         type: list
@@ -138,25 +147,35 @@ options:
             description: Whether it passed after the rollback.
             type: bool
       migrations:
-        description: What the migration check found, for example C(recommendation) and the irreversible migrations; shown key by key.
+        description:
+          - What M(ops.rollback.migration_check) returned. The report shows its C(recommendation), C(safe_version),
+            C(explanation) and the names of the migrations that are not C(reversible); the JSON report keeps all of it.
         type: dict
       notifications:
-        description: The notifications sent about the service.
+        description:
+          - The notifications sent about the service. Results of M(ops.rollback.notify) can be given as they are;
+            keys not listed here are left out.
         type: list
         elements: dict
         default: []
         suboptions:
-          channel:
-            description: Where it went, for example V(slack) or V(#incidents).
-            type: str
-            required: true
           event:
             description: What it announced, for example V(started) or V(completed).
             type: str
-          delivered:
-            description: Whether the channel accepted it.
-            type: bool
-            required: true
+          channels:
+            description: Where it went.
+            type: list
+            elements: dict
+            default: []
+            suboptions:
+              name:
+                description: The channel, for example V(slack-incidents).
+                type: str
+                required: true
+              delivered:
+                description: Whether the channel accepted it.
+                type: bool
+                required: true
       deployment_record_updated:
         description: Whether the release ledger records the version rolled back from and the verified target.
         type: bool
@@ -225,7 +244,21 @@ EXAMPLES = r"""
   run_once: true
   register: incident
 
-- name: Report with what the other phases found
+- name: Report with what the other phases found, from the results of their modules
+  ops.rollback.incident_report:
+    incident_id: "{{ incident_id }}"
+    dest: /var/lib/ops-rollback/reports
+    verdicts: "{{ report_verdicts }}"
+    services:
+      orders:
+        decision: "{{ decision }}"
+        backups: ["{{ orders_backup.backup }}"]
+        migrations: "{{ orders_migrations }}"
+        notifications: ["{{ notified_started }}", "{{ notified_completed }}"]
+        deployment_record_updated: true
+  run_once: true
+
+- name: Report with what the other phases found, written out
   ops.rollback.incident_report:
     incident_id: INC-2026-0042
     dest: /var/lib/ops-rollback/reports
@@ -237,12 +270,13 @@ EXAMPLES = r"""
     services:
       orders:
         decision:
-          decision: rollback now
+          decision: rollback_now
           reasons:
             - error rate 8% is over the 5% threshold
             - no irreversible migration since v1.2.9
         backups:
-          - database: orders
+          - db: orders
+            engine: postgresql
             path: /var/backups/orders/INC-2026-0042.dump
             size: 48213377
             sha256: 9f2c4f0e5b1d8a7c3e6f4a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d
@@ -256,9 +290,10 @@ EXAMPLES = r"""
         migrations:
           recommendation: rollback
         notifications:
-          - channel: slack
-            event: completed
-            delivered: true
+          - event: completed
+            channels:
+              - name: slack-incidents
+                delivered: true
         deployment_record_updated: true
   run_once: true
 
@@ -400,12 +435,12 @@ report:
         decision:
           description: O(services.decision) with its defaults, or V(null).
           type: dict
-          sample: {decision: rollback now, reasons: [error rate 8%], forced: false, force_reason: null}
+          sample: {decision: rollback_now, advised: rollback_now, reasons: [error rate 8%], forced: false, force_reason: null}
         backups:
           description: O(services.backups) with their defaults.
           type: list
           elements: dict
-          sample: [{database: orders, path: /var/backups/orders.dump, size: 48213377, sha256: 9f2c..., verified: true}]
+          sample: [{db: orders, engine: postgresql, path: /var/backups/orders.dump, size: 48213377, sha256: 9f2c..., verified: true}]
         checks:
           description: O(services.checks).
           type: list
@@ -419,7 +454,7 @@ report:
           description: O(services.notifications).
           type: list
           elements: dict
-          sample: [{channel: slack, event: completed, delivered: true}]
+          sample: [{event: completed, channels: [{name: slack-incidents, delivered: true}]}]
         deployment_record_updated:
           description: O(services.deployment_record_updated).
           type: bool

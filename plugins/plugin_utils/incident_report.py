@@ -102,16 +102,18 @@ SERVICE_SPEC = dict(
     to_version=dict(type='str'),
     decision=dict(type='dict', options=dict(
         decision=dict(type='str', required=True),
+        advised=dict(type='str'),
         reasons=dict(type='list', elements='str', default=[]),
         forced=dict(type='bool', default=False),
         force_reason=dict(type='str'),
     )),
     backups=dict(type='list', elements='dict', default=[], options=dict(
         path=dict(type='str', required=True),
-        database=dict(type='str'),
+        db=dict(type='str'),
+        engine=dict(type='str'),
         size=dict(type='int'),
         sha256=dict(type='str'),
-        verified=dict(type='bool', default=False),
+        verified=dict(type='raw'),
     )),
     checks=dict(type='list', elements='dict', default=[], options=dict(
         name=dict(type='str', required=True),
@@ -122,12 +124,17 @@ SERVICE_SPEC = dict(
     )),
     migrations=dict(type='dict'),
     notifications=dict(type='list', elements='dict', default=[], options=dict(
-        channel=dict(type='str', required=True),
         event=dict(type='str'),
-        delivered=dict(type='bool', required=True),
+        channels=dict(type='list', elements='dict', default=[], options=dict(
+            name=dict(type='str', required=True),
+            delivered=dict(type='bool', required=True),
+        )),
     )),
     deployment_record_updated=dict(type='bool', default=False),
 )
+# Results of rollback_decision, db_backup (its backup) and notify are taken as they are: the keys the
+# report does not show are left out before the rest is checked.
+_AS_RETURNED = ('decision', 'backups', 'notifications')
 
 
 # ---------------------------------------------------------------------------
@@ -151,6 +158,10 @@ def service_inputs(services):
                 'services.{0} must be a mapping of from_version, to_version, decision, backups, checks, '
                 'migrations, notifications and deployment_record_updated, not {1!r}. {2}'.format(
                     name, given, NOT_WRITTEN), option='services')
+        given = dict(given)
+        for key in _AS_RETURNED:
+            if key in given:
+                given[key] = _documented(given[key], SERVICE_SPEC[key]['options'])
         result = ArgumentSpecValidator(SERVICE_SPEC).validate(given)
         if result.error_messages:
             # Unsupported keys come without the words AnsibleModule puts before them.
@@ -160,6 +171,16 @@ def service_inputs(services):
                 name, '; '.join(errors), NOT_WRITTEN), option='services')
         checked[name] = result.validated_parameters
     return checked
+
+
+def _documented(value, options):
+    """``value`` (a mapping, or a list of them) with only the keys ``options`` names, at every level."""
+    if isinstance(value, list):
+        return [_documented(item, options) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return dict((key, _documented(item, options[key]['options']) if 'options' in options[key] else item)
+                for key, item in value.items() if key in options)
 
 
 def _moment(text, option):
@@ -314,7 +335,8 @@ def _ticks(services, ticket, check_mode_run):
         return {}
     return {
         'health_verified': all(s['state'] == DONE for s in services.values()),
-        'team_notified': all(any(n['delivered'] for n in s['notifications']) for s in services.values()),
+        'team_notified': all(any(channel['delivered'] for sent in s['notifications'] for channel in sent['channels'])
+                             for s in services.values()),
         'ticket_created': bool(ticket),
         'record_updated': bool(rolled_back) and all(s['deployment_record_updated'] for s in rolled_back),
     }

@@ -52,18 +52,25 @@ VERDICTS = run_verdicts([
     host('idx1', 'search', 'v4.2.0', 'v4.1.0'),
 ], TARGETS)
 
+# Orders as the results of rollback_decision, db_backup (its backup) and migration_check come, extra keys and all.
 SERVICES = {
     'orders': {
-        'decision': {'decision': 'rollback now', 'reasons': ['error rate 8% over the 5% threshold'],
-                     'forced': True, 'force_reason': 'customer-facing outage'},
-        'backups': [{'database': 'orders', 'path': '/var/backups/orders/INC-2026-0042.dump', 'size': 48213377,
-                     'sha256': '9f2c4f0e5b1d8a7c3e6f4a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d', 'verified': True}],
+        'decision': {'decision': 'rollback_now', 'advised': 'investigate_then_decide', 'proceed': True,
+                     'reasons': ['error rate 8% over the 5% threshold'], 'forced': True,
+                     'force_reason': 'customer-facing outage', 'message': 'Rolling back (rollback_now).'},
+        'backups': [{'db': 'orders', 'engine': 'postgresql', 'path': '/var/backups/orders/INC-2026-0042.dump',
+                     'manifest': '/var/backups/orders/INC-2026-0042.json', 'size': 48213377,
+                     'sha256': '9f2c4f0e5b1d8a7c3e6f4a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d',
+                     'tables': {'public.orders': 120433}, 'verified': '2026-11-23T03:02:10Z'}],
         'checks': [{'name': 'error rate', 'before': 0.08, 'after': 0.002, 'threshold': 0.05, 'passed': True}],
-        'migrations': {'recommendation': 'rollback', 'irreversible': []},
-        'notifications': [{'channel': 'slack', 'event': 'completed', 'delivered': True}],
+        'migrations': {'recommendation': 'rollback_to', 'safe_version': 'v1.2.9',
+                       'migrations': [{'name': '3_drop_legacy_email', 'reversible': False},
+                                      {'name': '4_add_index', 'reversible': True}],
+                       'explanation': ['3_drop_legacy_email cannot be reversed safely.']},
+        'notifications': [{'event': 'completed', 'channels': [{'name': 'slack', 'delivered': True}]}],
         'deployment_record_updated': True,
     },
-    'payments': {'notifications': [{'channel': 'teams', 'event': 'failed', 'delivered': False}]},
+    'payments': {'notifications': [{'event': 'failed', 'channels': [{'name': 'teams', 'delivered': False}]}]},
 }
 
 REPORT_TASK = {
@@ -155,10 +162,14 @@ def test_report_of_a_run_says_what_happened(timeline, report_run, tmp_path):
     assert '### payments: FAILED on pay1' in markdown
     assert '### search: rolled back but NOT verified' in markdown
     assert '- Version: v1.3.0 → v1.2.9 (target chosen by rule: ledger)' in markdown
-    assert '- Decision: rollback now (FORCED: customer-facing outage)' in markdown
+    assert '- Decision: rollback_now (FORCED over investigate_then_decide: customer-facing outage)' in markdown
     assert '  - error rate 8% over the 5% threshold' in markdown
     assert ('| orders | /var/backups/orders/INC-2026-0042.dump | 46.0 MiB (48213377 bytes) | '
-            '9f2c4f0e5b1d8a7c3e6f4a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d | yes |') in markdown
+            '9f2c4f0e5b1d8a7c3e6f4a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d | yes, 2026-11-23T03:02:10Z |') in markdown
+    assert report['services']['orders']['backups'][0]['sha256'].startswith('9f2c4f0e')
+    assert 'manifest' not in report['services']['orders']['backups'][0]
+    assert ('- Recommendation: rollback_to\n- Safe version: v1.2.9\n- Irreversible: 3_drop_legacy_email\n'
+            '  - 3_drop_legacy_email cannot be reversed safely.') in markdown
     assert '| error rate | 0.08 | 0.002 | 0.05 | yes |' in markdown
     assert '- teams (failed): NOT delivered' in markdown
 

@@ -52,7 +52,7 @@ def record(phase, task, start, end, outcome='ok', host_name='web1', **extra):
 def test_done_service_ticks_health_and_lists_version_left_as_do_not_redeploy():
     verdicts = run_verdicts([host('web1', 'orders', 'v1.3.0', 'v1.2.9', verified=True)], TARGETS)
     report = build_report(params(verdicts=verdicts, ticket='OPS-1', services={'orders': {
-        'deployment_record_updated': True, 'notifications': [{'channel': 'slack', 'delivered': True}]}}), [])
+        'deployment_record_updated': True, 'notifications': [{'event': 'completed', 'channels': [{'name': 'slack', 'delivered': True}]}]}}), [])
     orders = report['services']['orders']
     assert (orders['state'], orders['from_version'], orders['to_version']) == ('done', 'v1.3.0', 'v1.2.9')
     assert report['outcome'] == 'done'
@@ -182,7 +182,7 @@ def test_incident_id_that_cannot_be_a_file_name_is_refused(incident_id, tmp_path
     ({'orders': {'checks': [{'name': 'x', 'passd': True}]}},
      'services.orders: unsupported parameters: checks.passd. Supported parameters include: after, before, name, '
      'passed, threshold. Fix that service'),
-    ({'orders': {'backups': [{'path': '/b', 'size': 'big'}]}}, "services.orders: "),
+    ({'orders': {'backups': [{'path': '/b', 'size': 'big'}]}}, "services.orders: argument 'size' is of type str"),
     ({'orders': 'v1.2.9'}, 'services.orders must be a mapping'),
 ])
 def test_bad_service_input_says_which_service_and_what(services, words):
