@@ -14,6 +14,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.ops.rollback.plugins.callback.timeline import PHASES
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
 from ansible_collections.ops.rollback.plugins.plugin_utils.incident_report import ARGUMENT_SPEC, write_report
+from ansible_collections.ops.rollback.plugins.plugin_utils.run_record import timeline_path
 
 
 def phases_skipped(task_vars):
@@ -36,6 +37,8 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        if not args.get('timeline'):
+            args['timeline'] = timeline_path()
         try:
             outcome = write_report(args, check_mode=self._task.check_mode, skipped=phases_skipped(task_vars))
         except RollbackError as err:

@@ -61,6 +61,7 @@ from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.redact import mask_data, mask_urls
 from ansible_collections.ops.rollback.plugins.plugin_utils.interrupt import graceful_stop, stop_requested
+from ansible_collections.ops.rollback.plugins.plugin_utils.run_record import set_timeline_path
 
 PHASES = (
     'decide', 'announce', 'preflight', 'protect_data', 'prepare_traffic',
@@ -102,6 +103,7 @@ class CallbackModule(CallbackBase):
             directory = os.path.expanduser(self.get_option('timeline_dir'))
             self.path = os.path.join(directory, 'timeline-{0}-{1}.jsonl'.format(
                 _now().strftime('%Y%m%dT%H%M%SZ'), os.getpid()))
+        set_timeline_path(self.path)
 
     def _write(self, record):
         # Task results, messages and verdicts may hold URLs with credentials or tokens in them.

@@ -52,8 +52,9 @@ def rollback_backups(dumps, verifications=None):
 
 
 def rollback_service_records(services, hosts_vars, targets, decisions=None, migrations=None, backups=None,
-                             notifications=None):
-    return run_record.service_records(services, list(hosts_vars), targets, decisions, migrations, backups, notifications)
+                             notifications=None, verdicts=None):
+    return run_record.service_records(services, list(hosts_vars), targets, decisions, migrations, backups, notifications,
+                                      verdicts)
 
 
 class FilterModule:

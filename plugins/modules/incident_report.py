@@ -51,7 +51,8 @@ options:
       - The timeline file the timeline callback wrote for the run (E(OPS_ROLLBACK_TIMELINE)).
       - When the file holds several runs (the callback appends), the report is about the last one.
       - A file that cannot be read is a warning, not a failure; the report then has no phases and no failed tasks.
-      - Omit it to make a report without a timeline.
+      - Default, the file the P(ops.rollback.timeline#callback) callback writes for this run, when it is enabled;
+        without it, the report has no timeline.
     type: path
   verdicts:
     description:

@@ -7,6 +7,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# The file the timeline callback of this ansible-playbook run writes. Set by
+# the callback when it starts; task workers are forked afterwards and see it,
+# so the incident report finds the run's timeline without being told.
+_TIMELINE = {'path': None}
+
+
+def set_timeline_path(path):
+    _TIMELINE['path'] = path
+
+
+def timeline_path():
+    """The timeline file of this run, or None when the timeline callback is not enabled."""
+    return _TIMELINE['path']
+
 
 def backup_records(dumps, verifications=()):
     """``{service: [backup]}`` from the registered loop results of db_backup ``state=dump``
@@ -29,7 +43,7 @@ def backup_records(dumps, verifications=()):
         if result.get('failed'):
             ok, error = False, result.get('msg')
         records.setdefault(service, []).append({
-            'engine': database.get('engine'), 'db': database.get('db'), 'path': path,
+            'engine': database.get('engine'), 'db': database.get('db'), 'path': path or '',
             'size': result.get('size'), 'sha256': result.get('sha256'), 'verified': ok, 'error': error,
         })
     return records
@@ -49,10 +63,12 @@ def _checks(host_vars_list):
     return checks
 
 
-def service_records(services, hosts_vars, targets, decisions=None, migrations=None, backups=None, notifications=None):
+def service_records(services, hosts_vars, targets, decisions=None, migrations=None, backups=None, notifications=None,
+                    verdicts=None):
     """``{service: record}`` for the incident report: ``from_version``, ``to_version``, ``decision``,
     ``migrations``, ``backups``, ``checks``, ``notifications``, each empty when its phase did not run
-    for the service (a run stopped early, a phase not configured)."""
+    for the service (a run stopped early, a phase not configured), and ``deployment_record_updated``:
+    the ledger recorded the verified target, which happens when the verdict is done."""
     by_name = dict((host.get('inventory_hostname'), host) for host in hosts_vars)
     records = {}
     for service, info in sorted(services.items()):
@@ -66,6 +82,7 @@ def service_records(services, hosts_vars, targets, decisions=None, migrations=No
             'backups': (backups or {}).get(service) or [],
             'checks': _checks([by_name[name] for name in info.get('hosts') or () if name in by_name]),
             'notifications': _delivered((notifications or {}).get(service)),
+            'deployment_record_updated': ((verdicts or {}).get(service) or {}).get('state') == 'done',
         }
     return records
 
@@ -73,8 +90,8 @@ def service_records(services, hosts_vars, targets, decisions=None, migrations=No
 def _decision(result):
     if not result:
         return {}
-    return dict((key, result.get(key)) for key in ('decision', 'proceed', 'message', 'reasons', 'forced', 'version')
-                if key in result)
+    return dict((key, result.get(key)) for key in ('decision', 'advised', 'proceed', 'message', 'reasons', 'forced',
+                                                   'force_reason', 'version') if key in result)
 
 
 def _migrations(result):
@@ -85,6 +102,7 @@ def _migrations(result):
 
 
 def _delivered(result):
+    """The notify results sent for the service, as a list (the report takes them as notify returns them)."""
     if not result or result.get('skipped'):
         return []
-    return result.get('channels') or result.get('delivered') or []
+    return [result]

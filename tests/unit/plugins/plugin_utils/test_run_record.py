@@ -31,6 +31,7 @@ def test_backups_pair_each_dump_with_its_verification():
     records = backup_records(dumps, verifications)
     assert [(b['db'], b['verified'], b['error']) for b in records['demo']] == [
         ('orders', True, None), ('users', False, 'database users does not exist')]
+    assert records['demo'][1]['path'] == ''
     assert records['shop'][0]['verified'] is False and records['shop'][0]['error'] == 'checksum differs'
     # Check mode: dumped (planned), not verified.
     assert backup_records(dumps[:1], [])['demo'][0]['verified'] is None
@@ -51,4 +52,7 @@ def test_service_records_leave_a_phase_that_did_not_run_empty():
     assert demo['checks'] == [{'name': 'lab1 http://127.0.0.1:8000/health',
                                'after': {'status': 200, 'latency_ms': 4}, 'passed': True}]
     assert shop == {'from_version': None, 'to_version': None, 'decision': {}, 'migrations': {}, 'backups': [],
-                    'checks': [], 'notifications': []}
+                    'checks': [], 'notifications': [], 'deployment_record_updated': False}
+    verdicts = {'demo': {'state': 'done'}, 'shop': {'state': 'failed'}}
+    records = service_records(SERVICES, hosts, targets, verdicts=verdicts)
+    assert records['demo']['deployment_record_updated'] and not records['shop']['deployment_record_updated']
