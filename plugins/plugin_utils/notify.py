@@ -26,13 +26,13 @@ import json
 import random
 import re
 import time
+from urllib.error import HTTPError
+from urllib.parse import urlsplit
 
 from jinja2 import StrictUndefined
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from ansible.module_utils.six.moves.urllib.error import HTTPError
-from ansible.module_utils.six.moves.urllib.parse import urlsplit
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError, RollbackError

@@ -2,7 +2,7 @@
 # Copyright: ops.rollback contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The pure logic of notifications: messages, payloads, escalation levels, backoff, masking, input rules.
-Delivery over HTTP is tested against a real server in tests/integration/test_notify.py."""
+Delivery over HTTP is tested against a real server in tests/integration/test_notify_delivery.py."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ RUNBOOK_CONTEXT = {
 }
 
 
-def message(event, context=RUNBOOK_CONTEXT, escalation=None, **extra):
-    title, body = n.render(n.DEFAULT_TEMPLATES[event], n.template_vars(event, context, escalation, **extra), 'default')
+def message(event, context=None, escalation=None, **extra):
+    variables = n.template_vars(event, RUNBOOK_CONTEXT if context is None else context, escalation, **extra)
+    title, body = n.render(n.DEFAULT_TEMPLATES[event], variables, 'default')
     return title + '\n' + body
 
 

@@ -293,4 +293,4 @@ def test_the_url_secret_never_shows_at_vvv(receiver, tmp_path, path, required):
     assert len(receiver.posts(path + '/')) == 1
     assert receiver.posts(path + '/')[0]['path'].endswith(SECRET)   # it was really sent there
     assert MASKED in output
-    assert SECRET not in output and SECRET.split('/')[-1] not in output and HEADER_SECRET not in output
+    assert SECRET not in output and SECRET.rsplit('/', maxsplit=1)[-1] not in output and HEADER_SECRET not in output
