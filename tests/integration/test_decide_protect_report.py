@@ -115,7 +115,7 @@ def test_decide_back_up_roll_back_and_report(lab_data, receiver):
     assert any('error rate' in words.lower() for words in service['decision']['reasons'])
     assert service['migrations']['recommendation'] == 'safe'
     assert service['backups'][0]['sha256'] == sha256 and service['backups'][0]['verified'] is True
-    assert document['verdicts']['demo']['state'] == 'done'
+    assert service['state'] == 'done' and service['do_not_redeploy'] == ['v1.3.0']
     for words in ('INC-T1', 'v1.3.0', 'v1.2.9', sha256, 'rollback_now', 'Root cause', 'do not redeploy'):
         assert words.lower() in markdown.lower(), words
 
@@ -139,7 +139,8 @@ def test_decide_back_up_roll_back_and_report(lab_data, receiver):
 
 def test_rules_that_advise_against_stop_the_run_until_forced(lab_data):
     lab = lab_data
-    _rc, output = drill(lab, '-e', 'version=v1.2.9', '-e', 'severity=low', '-e', 'incident_id=INC-T2', expect_rc=2)
+    low = json.dumps({'signals': {'severity': 'low', 'data_impact': 'none'}})
+    _rc, output = drill(lab, '-e', 'version=v1.2.9', '-e', low, '-e', 'incident_id=INC-T2', expect_rc=2)
     assert lab.served_all() == ALL_BROKEN
     assert not lab.locked()
     assert 'fix_forward' in output and '-e force=true' in output
@@ -147,7 +148,7 @@ def test_rules_that_advise_against_stop_the_run_until_forced(lab_data):
     document, _markdown = report(lab, 'INC-T2')
     assert document['services']['demo']['decision']['decision'] == 'fix_forward'
 
-    _rc, output = drill(lab, '-e', 'version=v1.2.9', '-e', 'severity=low', '-e', 'force=true',
+    _rc, output = drill(lab, '-e', 'version=v1.2.9', '-e', low, '-e', 'force=true',
                         '-e', 'reason="customer escalation"', '-e', 'incident_id=INC-T3')
     assert lab.served_all() == ALL_GOOD
     document, _markdown = report(lab, 'INC-T3')
@@ -169,7 +170,7 @@ def test_an_irreversible_migration_stops_the_rollback_before_anything_changes(la
     _rc, output = drill(lab, '-e', 'version=v1.2.9', '-e', 'incident_id=INC-T4', expect_rc=2)
     assert lab.served_all() == ALL_BROKEN
     assert not lab.locked()
-    assert 'fix_forward' in output and 'DROP COLUMN' in output
+    assert 'fix_forward' in output and 'drops column orders.amount' in output
     document, _markdown = report(lab, 'INC-T4')
     # The dropped column's data is gone: only a restore brings the schema back, so the rules say fix forward.
     assert document['services']['demo']['migrations']['recommendation'] == 'restore_database'
@@ -187,4 +188,4 @@ def test_a_failed_backup_stops_the_rollback_before_anything_changes(lab_data):
     assert not lab.locked()
     assert 'ops_rollback_no_such_db' in output and 'does not exist' in output
     document, _markdown = report(lab, 'INC-T5')
-    assert document['verdicts']['demo']['state'] == 'refused'
+    assert document['services']['demo']['state'] == 'refused'
