@@ -9,6 +9,10 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$REPO"
 eval "$(scripts/setup.sh --print-env)"
 export ANSIBLE_CONFIG="$REPO/ansible.cfg" OPS_ROLLBACK_TIMELINE=/dev/null
+# The incident reports of the timed runs are not kept.
+OPS_ROLLBACK_REPORT_DIR=$(mktemp -d)
+export OPS_ROLLBACK_REPORT_DIR
+trap 'rm -rf "$OPS_ROLLBACK_REPORT_DIR"' EXIT
 sizes=("${@:-3 10 20 50}")
 read -r -a sizes <<<"${sizes[*]}"
 scripts/lab.sh image >/dev/null

@@ -41,7 +41,8 @@ class Lab:
         self.runs += 1
         self.last_timeline = os.path.join(self.timeline_dir, 'run-{0}.jsonl'.format(self.runs))
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
-                   ANSIBLE_FORCE_COLOR='0', OPS_ROLLBACK_TIMELINE=self.last_timeline)
+                   ANSIBLE_FORCE_COLOR='0', OPS_ROLLBACK_TIMELINE=self.last_timeline,
+                   OPS_ROLLBACK_REPORT_DIR=os.path.join(self.timeline_dir, 'reports'))
         env['PATH'] = BIN + os.pathsep + env.get('PATH', '')
         return env
 

@@ -28,7 +28,7 @@ def test_rollback_to_a_version_then_again(broken_fleet):
     assert 'ops.rollback: error rate 8%' in lab.exec('lab1', 'cat', '/srv/demo/rollback-ledger.json')
     assert re.search(r'service demo: target v1\.2\.9 \(rule: explicit\) -> done', output)
     assert re.search(r'lab2\s+v1\.3\.0 -> v1\.2\.9\s+ok, restarted$', output, re.M)
-    assert 'phase protect_data skipped: database backup' in output
+    assert 'phase protect_data skipped: no service of this run sets rollback_migrations or rollback_databases' in output
     assert 'because an operator asked (error rate 8%)' in output
     timeline = lab.timeline()
     assert {r['phase'] for r in timeline if r['event'] == 'task'} >= {'preflight', 'roll_back', 'verify'}

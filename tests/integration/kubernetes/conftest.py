@@ -293,7 +293,8 @@ class Ansible:
         self.runs += 1
         self.last_timeline = str(self.tmp_path / 'timeline-{0}.jsonl'.format(self.runs))
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
-                   ANSIBLE_FORCE_COLOR='0', OPS_ROLLBACK_TIMELINE=self.last_timeline)
+                   ANSIBLE_FORCE_COLOR='0', OPS_ROLLBACK_TIMELINE=self.last_timeline,
+                   OPS_ROLLBACK_REPORT_DIR=os.path.dirname(self.last_timeline))
         env['PATH'] = BIN + os.pathsep + env.get('PATH', '')
         proc = subprocess.run([os.path.join(BIN, program), '-i', self.inventory] + list(args), cwd=REPO, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
