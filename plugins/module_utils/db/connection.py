@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -120,12 +121,14 @@ class Connection:
         return env
 
     def _defaults_file(self, tmpdir):
-        lines = ['[client]', 'connect-timeout={0}'.format(self.connect_timeout)]
+        lines = ['[client]']
         for key, value in (('host', self.host), ('port', self.port), ('user', self.user), ('password', self.password)):
             if value is not None and value != '':
                 # Quoted, so a password with '#' or spaces is read whole.
                 text = str(value).replace('\\', '\\\\').replace('"', '\\"')
                 lines.append('{0}="{1}"'.format(key, text))
+        # Only the client knows connect-timeout: mysqldump/mariadb-dump refuse it as an unknown variable in [client].
+        lines.extend(['[mysql]', 'connect-timeout={0}'.format(self.connect_timeout)])
         path = os.path.join(tmpdir, 'client.cnf')
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, 'w') as handle:
@@ -160,6 +163,43 @@ class Connection:
         if proc.returncode != 0:
             raise self.error(action, proc.stderr)
         return proc.stdout.decode('utf-8', 'replace') if stdout is None else ''
+
+    @contextlib.contextmanager
+    def popen(self, argv, db=None, stdin=None, stdout=None, action='run'):
+        """Start ``argv`` (from ``command``) and yield the process, for tools whose data is streamed.
+
+        ``stdin``/``stdout`` are open files or ``subprocess.PIPE`` (default:
+        nothing in, output discarded). On leaving the block the process is
+        waited for (killed first if the block raised); a non-zero exit raises
+        DatabaseError naming ``action`` and what the tool said. The defaults
+        file lives as long as the process.
+        """
+        argv, env, tmpdir = self._prepare(argv, db)
+        # A file, not a pipe: a tool that writes much to stderr cannot block on it.
+        errors = tempfile.TemporaryFile(dir=tmpdir)
+        try:
+            try:
+                proc = subprocess.Popen(argv, env=env, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                        stdout=stdout if stdout is not None else subprocess.DEVNULL, stderr=errors)
+            except OSError as err:
+                raise DatabaseError('Could not {0}: {1} failed to start: {2}'.format(action, argv[0], err))
+            try:
+                yield proc
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            finally:
+                for pipe in (proc.stdin, proc.stdout):
+                    if pipe is not None:
+                        pipe.close()
+            proc.wait()
+            if proc.returncode != 0:
+                errors.seek(0)
+                raise self.error(action, errors.read())
+        finally:
+            errors.close()
+            shutil.rmtree(tmpdir, ignore_errors=True)
 
     def error(self, action, stderr):
         """DatabaseError for a failed tool, with a hint for the usual causes."""
