@@ -39,7 +39,7 @@ description:
     checked first. A missing database is created. A database that already has tables is refused unless
     O(replace=true). PostgreSQL restores run in one transaction (unless O(jobs) is above 1), so a failed restore
     leaves the database as it was. The result compares the row count of every table with the manifest.
-  - O(state=list) reports the backups in O(dest), newest first. O(state=prune) removes old backups from O(dest).
+  - O(state=listed) reports the backups in O(dest), newest first. O(state=prune) removes old backups from O(dest).
   - The rollback playbook's protect-data phase runs O(state=dump) then O(state=verify), and stops the rollback when
     either fails.
 author: ops.rollback maintainers (!UNKNOWN)
@@ -49,21 +49,21 @@ options:
       - V(dump) backs O(db) up into O(dest).
       - V(verify) checks a backup and reads it back whole.
       - V(restore) restores a backup into O(db).
-      - V(list) reports the backups in O(dest).
+      - V(listed) reports the backups in O(dest).
       - V(prune) removes old backups from O(dest), see O(keep) and O(max_age).
       - Options that do not apply to the chosen state are refused.
     type: str
-    choices: [dump, verify, restore, list, prune]
+    choices: [dump, verify, restore, listed, prune]
     default: dump
   db:
     description:
       - With O(state=dump), the database to back up (required).
       - With O(state=restore), the database to restore into; default, the one the backup was taken from.
-      - With O(state=verify), O(state=list) and O(state=prune), only the backups of this database.
+      - With O(state=verify), O(state=listed) and O(state=prune), only the backups of this database.
     type: str
   dest:
     description:
-      - Directory that holds the backups. Required for O(state=dump), O(state=list) and O(state=prune).
+      - Directory that holds the backups. Required for O(state=dump), O(state=listed) and O(state=prune).
       - For O(state=verify) and O(state=restore) without O(src), the newest backup in O(dest) with O(label) is used.
     type: path
   src:
@@ -220,7 +220,7 @@ EXAMPLES = r"""
 - name: List the backups of orders
   ops.rollback.db_backup:
     engine: postgresql
-    state: list
+    state: listed
     dest: /var/backups/db
     db: orders
   register: backups
@@ -249,6 +249,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Whether a backup was written, restored or removed (or in check mode, would be).
+  returned: always
+  type: bool
+  sample: true
 path:
   description: With O(state=dump), the dump (file, or directory for O(format=directory)); in check mode, the planned one.
   returned: state is dump
@@ -361,15 +366,27 @@ tables:
   returned: state is restore
   type: list
   elements: dict
-  sample: [{"name": "public.orders", "expected": 120433, "restored": 120433}]
+  contains:
+    name:
+      description: The table (C(schema.table) on PostgreSQL).
+      type: str
+      sample: public.orders
+    expected:
+      description: Its row count in the manifest.
+      type: int
+      sample: 120433
+    restored:
+      description: Its row count after the restore.
+      type: int
+      sample: 120433
 rows_match:
   description: With O(state=restore), whether every table has the row count of the manifest; a warning lists those that do not.
   returned: state is restore, not in check mode
   type: bool
   sample: true
 backups:
-  description: With O(state=list), the backups in O(dest), newest first; with O(state=prune), those that stay.
-  returned: state is list or prune
+  description: With O(state=listed), the backups in O(dest), newest first; with O(state=prune), those that stay.
+  returned: state is listed or prune
   type: list
   elements: dict
   contains: *backup_keys
@@ -396,7 +413,7 @@ def main():
         state_options=STATE_OPTIONS,
         required_if=[
             ('state', 'dump', ['db', 'dest']),
-            ('state', 'list', ['dest']),
+            ('state', 'listed', ['dest']),
             ('state', 'prune', ['dest']),
             ('state', 'prune', ['keep', 'max_age'], True),
             ('state', 'verify', ['src', 'dest'], True),

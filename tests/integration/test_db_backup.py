@@ -302,7 +302,7 @@ def test_list_and_prune_by_keep_and_max_age(run_module, engine, databases, dest)
     made = [dump(run_module, engine, source, dest, label='night{0}'.format(n)) for n in range(4)]
     for n, result in enumerate(made):
         age(result, (4 - n) * 86400)   # night0 four days old ... night3 one day old
-    code, listed = run_module(db_backup.main, dict(ENGINES[engine], state='list', dest=dest))
+    code, listed = run_module(db_backup.main, dict(ENGINES[engine], state='listed', dest=dest))
     assert code == 0 and listed['changed'] is False
     assert [b['label'] for b in listed['backups']] == ['night3', 'night2', 'night1', 'night0']
     assert all(b['size'] > 0 and b['created'] and b['verified'] is None for b in listed['backups'])
@@ -324,7 +324,7 @@ def test_list_and_prune_by_keep_and_max_age(run_module, engine, databases, dest)
 
 @pytest.mark.parametrize('args, message', [
     (dict(state='dump', format='directory', jobs=0), 'jobs must be 1 or more'),
-    (dict(state='list', keep=2), 'Option keep does not apply to state=list'),
+    (dict(state='listed', keep=2), 'Option keep does not apply to state=listed'),
     (dict(state='prune', keep=0), 'keep must be 1 or more'),
     (dict(state='prune', max_age='soon'), "max_age='soon' is not an age"),
     (dict(state='dump', label='../etc'), 'cannot be part of a file name'),
@@ -452,7 +452,7 @@ def test_password_never_in_argv_or_output_while_the_tools_run(engine, login, tmp
         seen.extend(dumps)
         if dumps:
             assert login['password'].encode() not in every_cmdline()
-    output, _ = proc.communicate()
+    output = proc.communicate()[0]
     assert proc.returncode == 0, output
     assert seen, 'the dump tool ran too briefly to be seen'
     assert '"changed": true' in output and login['password'] not in output
@@ -473,7 +473,7 @@ def test_wrong_password_fails_cleanly_and_leaves_nothing(engine, login, tmp_path
     wrong = 'wrong-{0}'.format(secrets.token_hex(12))
     before = set(name for name in os.listdir('/tmp') if name.startswith('ops-rollback-db-'))
     proc = run_ansible(tmp_path, dict(ENGINES[engine], login_user=login['user'], db=login['db'], dest=dest), wrong)
-    output, _ = proc.communicate()
+    output = proc.communicate()[0]
     assert proc.returncode != 0
     assert 'Access denied' in output and 'Check login_user and login_password' in output
     assert wrong not in output

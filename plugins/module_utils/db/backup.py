@@ -38,7 +38,7 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.errors import
 from ansible_collections.ops.rollback.plugins.module_utils.db.connection import DB_CONNECTION_SPEC, Connection
 from ansible_collections.ops.rollback.plugins.module_utils.db.engines import CHUNK, DUMP_ENDINGS, BackupCorruptError, backend_for
 
-STATES = ('dump', 'verify', 'restore', 'list', 'prune')
+STATES = ('dump', 'verify', 'restore', 'listed', 'prune')
 MANIFEST_KEY = 'ops_rollback_backup'
 MANIFEST_VERSION = 1
 _LABEL = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$')
@@ -231,7 +231,7 @@ def backup_at(src):
     if backup is None or path not in (os.path.abspath(backup['path']), os.path.abspath(backup['manifest'])):
         raise NotFoundError(
             'No backup made by db_backup at {0}: a backup is its dump and the manifest (<name>.json) beside it. '
-            'Pass the path a dump returned, or use state=list to see the backups in a directory. '
+            'Pass the path a dump returned, or use state=listed to see the backups in a directory. '
             'Nothing was changed.'.format(src))
     return backup
 
@@ -367,9 +367,10 @@ class BackupManager:
         result['tables'] = _compare(backup['tables'], restored)
         result['rows_match'] = all(table['restored'] == table['expected'] for table in result['tables'])
         if not result['rows_match']:
+            differing = ['{name} {restored} (expected {expected})'.format(**table) for table in result['tables']
+                         if table['restored'] != table['expected']]
             self.warn('Row counts of the restored database {0} differ from the backup manifest of {1}: {2}'.format(
-                target, backup['name'], ', '.join('{name} {restored} (expected {expected})'.format(**table)
-                                                 for table in result['tables'] if table['restored'] != table['expected'])))
+                target, backup['name'], ', '.join(differing)))
         return result
 
     # -- list and prune --------------------------------------------------------
@@ -425,7 +426,7 @@ def run_db_backup(params, check_mode=False, warn=None):
     if state == 'dump':
         return manager.dump(params['db'], params.get('label'), params.get('format'), params.get('jobs'),
                             bool(params.get('force')))
-    if state == 'list':
+    if state == 'listed':
         backups = store.backups(conn.engine, params.get('db'), params.get('label'))
         return dict(changed=False, backups=backups)
     if state == 'prune':
