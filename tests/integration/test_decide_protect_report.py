@@ -189,3 +189,39 @@ def test_a_failed_backup_stops_the_rollback_before_anything_changes(lab_data):
     assert 'ops_rollback_no_such_db' in output and 'does not exist' in output
     document, _markdown = report(lab, 'INC-T5')
     assert document['services']['demo']['state'] == 'refused'
+
+
+def test_migrations_narrow_the_target_to_the_newest_version_the_database_fits(lab_data):
+    lab = lab_data
+    repo = os.path.join(CACHE, 'lab', 'demo-app')
+    git = ['git', '-C', repo]
+    # History v1.2.8 (orders) -> v1.2.9 (drops orders.amount, no way back) -> v1.3.0 (adds a column).
+    subprocess.run(git + ['tag', '-d', 'v1.2.9', 'v1.3.0'], check=True, capture_output=True)
+    subprocess.run(git + ['tag', 'v1.2.8', 'HEAD~1'], check=True)
+    subprocess.run(git + ['rm', '-q', 'migrations/2_add_order_note.up.sql', 'migrations/2_add_order_note.down.sql'],
+                   check=True)
+    migrations = os.path.join(repo, 'migrations')
+    with open(os.path.join(migrations, '2_drop_amount.up.sql'), 'w') as handle:
+        handle.write('ALTER TABLE orders DROP COLUMN amount;\n')
+    subprocess.run(git + ['add', '-A'], check=True)
+    subprocess.run(git + ['commit', '-qm', 'v1.2.9'], check=True)
+    subprocess.run(git + ['tag', 'v1.2.9'], check=True)
+    for name, sql in (('3_add_order_note.up.sql', 'ALTER TABLE orders ADD COLUMN note2 text;\n'),
+                      ('3_add_order_note.down.sql', 'ALTER TABLE orders DROP COLUMN note2;\n')):
+        with open(os.path.join(migrations, name), 'w') as handle:
+            handle.write(sql)
+    subprocess.run(git + ['add', '-A'], check=True)
+    subprocess.run(git + ['commit', '-qm', 'v1.3.0'], check=True)
+    subprocess.run(git + ['tag', 'v1.3.0'], check=True)
+    psql(LAB_DB, 'UPDATE schema_migrations SET version = 3')
+
+    down = json.dumps({'signals': {'service_down': True}})
+    _rc, output = drill(lab, '-e', 'version=v1.2.8', '-e', down, '-e', 'incident_id=INC-T6', expect_rc=2)
+    assert lab.served_all() == ALL_BROKEN
+    assert not lab.locked()
+    assert 'Roll back to it instead: -e version=v1.2.9' in output
+
+    _rc, output = drill(lab, '-e', 'version=v1.2.9', '-e', down, '-e', 'incident_id=INC-T7')
+    assert lab.served_all() == ALL_GOOD
+    document, _markdown = report(lab, 'INC-T7')
+    assert document['services']['demo']['migrations']['recommendation'] == 'safe'
