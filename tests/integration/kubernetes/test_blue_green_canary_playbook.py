@@ -82,7 +82,7 @@ def test_blue_green_service_rolled_back_to_the_previous_color_then_again(cluster
     assert cluster.endpoint_ips() == blue
     assert cluster.ledger('service', 'web') == [('v2', 'bad'), ('v1', 'good')]
     ledger = json.loads(cluster.annotations('service', 'web')['ops.rollback/ledger'])
-    assert all(e['note'] == 'ops.rollback: green returns 500s' for e in ledger)
+    assert all(e['note'].startswith('ops.rollback: green returns 500s (incident INC-') for e in ledger)
     assert cluster.leases() == {}
 
     # Again: previous is the version the ledger says is good, and it already serves.

@@ -112,7 +112,10 @@ def test_rollback_to_previous_then_again(lab, playbook):
     # Left bad before the change, the target good once verified; the reason with both.
     assert [(e['version'], e['state']) for e in lab.ledger_entries('Deployment', 'web')] == [
         (BROKEN, 'bad'), ('v2', 'good')]
-    assert all(e['note'] == 'ops.rollback: error rate 8%' for e in lab.ledger_entries('Deployment', 'web'))
+    # Each note names the run's incident; the version left bad is not to be redeployed.
+    notes = dict((e['state'], e['note']) for e in lab.ledger_entries('Deployment', 'web'))
+    assert re.match(r'ops\.rollback: error rate 8% \(incident INC-\d{8}-\d{6}\)$', notes['good']), notes
+    assert notes['bad'].startswith('ops.rollback: error rate 8% (incident INC-') and 'do not redeploy' in notes['bad']
     assert lab.leases() == {}
     assert 'service web: target v2 (rule: release-before-current) -> done' in output
     assert re.search(r'^  web-lab\s+{0} -> v2\s+ok$'.format(BROKEN), output, re.M)
