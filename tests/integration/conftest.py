@@ -7,10 +7,12 @@ Needs `scripts/setup.sh` and a Docker engine; `scripts/test.sh` does both.
 """
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 
@@ -182,3 +184,35 @@ def broken_fleet(broken_fleet_snapshot):
         lab.exec(host, '/usr/local/bin/demo-restart')
     assert set(lab.served_all().values()) == {'v1.3.0'}
     return lab
+
+
+class Receiver(http.server.ThreadingHTTPServer):
+    """A webhook endpoint that keeps every JSON body it is sent."""
+
+    def __init__(self):
+        self.bodies = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get('Content-Length') or 0)
+                receiver.bodies.append(json.loads(self.rfile.read(length) or b'null'))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b'ok')
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:{0}/hooks/s3cr3t-t0ken-value'.format(self.server_address[1])
+
+
+@pytest.fixture
+def webhook_receiver():
+    """A real HTTP server on 127.0.0.1 that receives notifications; its URL carries a secret-looking path."""
+    server = Receiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()

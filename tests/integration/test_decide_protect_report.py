@@ -8,11 +8,9 @@ the incident report."""
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import os
 import subprocess
-import threading
 
 import pytest
 
@@ -27,37 +25,6 @@ ALL_GOOD = {'lab1': 'v1.2.9', 'lab2': 'v1.2.9', 'lab3': 'v1.2.9'}
 def psql(db, sql):
     return subprocess.run(['psql', '-X', '-At', '-h', '127.0.0.1', '-U', 'postgres', '-d', db, '-c', sql],
                           check=True, capture_output=True, text=True).stdout.strip()
-
-
-class Receiver(http.server.ThreadingHTTPServer):
-    """A webhook endpoint that keeps every JSON body it is sent."""
-
-    def __init__(self):
-        self.bodies = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get('Content-Length') or 0)
-                receiver.bodies.append(json.loads(self.rfile.read(length) or b'null'))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b'ok')
-
-            def log_message(self, *args):
-                pass
-
-        super().__init__(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:{0}/hooks/s3cr3t-t0ken-value'.format(self.server_address[1])
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
 
 
 @pytest.fixture
@@ -84,7 +51,8 @@ def report(lab, incident):
         return document, handle.read()
 
 
-def test_decide_back_up_roll_back_and_report(lab_data, receiver):
+def test_decide_back_up_roll_back_and_report(lab_data, webhook_receiver):
+    receiver = webhook_receiver
     lab = lab_data
     channels = {'rollback_notify_channels': [{'type': 'webhook', 'url': receiver.url}]}
     _rc, output = drill(lab, '-e', 'version=v1.2.9', '-e', 'severity=critical', '-e', '{"signals": {"error_rate": 8}}',

@@ -15,6 +15,7 @@ import yaml
 
 # Not imported from conftest: with the unit tests in the same run, "conftest" may name another one.
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+CACHE = os.environ.get('OPS_ROLLBACK_CACHE') or os.path.join(os.path.expanduser('~'), '.cache', 'ops-rollback')
 INVENTORY = os.path.join(REPO, 'inventory', 'lab', 'hosts.yml')
 
 ALL_GOOD = {'lab1': 'v1.2.9', 'lab2': 'v1.2.9', 'lab3': 'v1.2.9'}
@@ -43,20 +44,30 @@ def test_managed_hosts_have_python3_and_nothing_more(lab):
         assert result.returncode != 0 and 'No module named' in result.stderr
 
 
-def test_the_readme_inventory_example_rolls_back_python3_only_hosts(broken_fleet, tmp_path):
-    """inventory/production/hosts.yml, with only its site-specific values (paths, ports) pointed at the lab."""
+def test_the_readme_inventory_example_rolls_back_python3_only_hosts(broken_fleet, tmp_path, webhook_receiver):
+    """inventory/production/hosts.yml, with only its site-specific values (paths, ports, the database, the app's
+    repository, the vault) pointed at the lab and the controller's PostgreSQL."""
     lab = broken_fleet
+    subprocess.run(['bash', os.path.join(REPO, 'scripts', 'lab.sh'), 'data'], check=True, capture_output=True)
     with open(os.path.join(REPO, 'inventory', 'production', 'hosts.yml')) as handle:
         example = yaml.safe_load(handle)['all']['children']['checkout']['children']['order_service']['vars']
     site = json.loads(json.dumps(example).replace('8080', '8000'))
     site.update(symlink_path='/srv/demo', symlink_restart_command=['/usr/local/bin/demo-restart'])
+    database = dict(login_host='127.0.0.1', login_user='postgres', db='ops_rollback_lab_demo')
+    site['rollback_migrations'].update(database, repo=os.path.join(CACHE, 'lab', 'demo-app'), migrations_path='migrations')
+    site['rollback_databases'][0].update(database, dest=str(tmp_path / 'backups'))
     # The example's checks as written: a json_query key with equals, a latency bound, the version URL.
     assert site['rollback_health_endpoints'][0]['json_query'] == 'status' and site['symlink_version_query']
     inventory = write_inventory(tmp_path, {'order_service': (lab.names, {})}, site)
 
-    _rc, output = lab.run('-i', inventory, '-e', 'version=v1.2.9')
+    _rc, output = lab.run('-i', inventory, '-e', 'version=v1.2.9', '-e', 'vault_orders_db_password=',
+                          '-e', 'vault_slack_incidents_webhook=' + webhook_receiver.url)
     assert re.search(r'service order-service: target v1\.2\.9 \(rule: explicit\) -> done', output), output[-3000:]
     assert lab.served_all() == ALL_GOOD
+    # Its standing signals alone do not make the decision: an operator asked. Backed up, and the channel was told.
+    assert 'because an operator asked' in output
+    assert len([name for name in os.listdir(tmp_path / 'backups') if name.endswith('.json')]) == 1
+    assert len(webhook_receiver.bodies) == 2 and 'v1.2.9' in webhook_receiver.bodies[0]['text']
 
 
 def test_two_services_in_one_run_get_their_own_target_and_verdict(broken_fleet, tmp_path):
