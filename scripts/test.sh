@@ -23,10 +23,15 @@ scripts/kube.sh up >/dev/null
 stage "ansible-lint and ansible-test sanity"
 scripts/sanity.sh
 
+# molecule keeps a scenario's state (such as "prepared") in ~/.ansible/tmp
+# between runs of the same checkout path; our sequences have no create or
+# destroy to reset it, so a second run would skip prepare. Start clean.
 stage "Molecule scenario: symlink"
+molecule reset -s symlink >/dev/null 2>&1 || true
 molecule test -s symlink
 
 stage "Molecule scenario: kubernetes"
+molecule reset -s kubernetes >/dev/null 2>&1 || true
 molecule test -s kubernetes
 
 stage "pytest: unit and integration"
