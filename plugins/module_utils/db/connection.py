@@ -144,17 +144,14 @@ class Connection:
                     for arg in argv]
         return argv, self.environment(db), tmpdir
 
-    def run(self, argv, db=None, stdin=None, stdout=None, action='run'):
-        """Run ``argv`` (from ``command``) and return its standard output as text (when ``stdout`` is None).
+    def run(self, argv, db=None, action='run'):
+        """Run ``argv`` (from ``command``) and return its standard output as text; ``popen`` streams instead.
 
-        ``stdin``/``stdout`` may be open files (a dump streams to a file, a
-        restore reads one). A non-zero exit raises DatabaseError naming
-        ``action`` and what the tool said.
+        A non-zero exit raises DatabaseError naming ``action`` and what the tool said.
         """
         argv, env, tmpdir = self._prepare(argv, db)
         try:
-            proc = subprocess.run(argv, env=env, stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                                  stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.PIPE,
+            proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   check=False)
         except OSError as err:
             raise DatabaseError('Could not {0}: {1} failed to start: {2}'.format(action, argv[0], err))
@@ -162,7 +159,7 @@ class Connection:
             shutil.rmtree(tmpdir, ignore_errors=True)
         if proc.returncode != 0:
             raise self.error(action, proc.stderr)
-        return proc.stdout.decode('utf-8', 'replace') if stdout is None else ''
+        return proc.stdout.decode('utf-8', 'replace')
 
     @contextlib.contextmanager
     def popen(self, argv, db=None, stdin=None, stdout=None, action='run'):
