@@ -216,3 +216,41 @@ def webhook_receiver():
     thread.start()
     yield server
     server.shutdown()
+
+
+class MotoServer:
+    """moto in server mode on loopback: boto3 reaches the AWS APIs over real HTTP (``endpoint_url``)."""
+
+    REGION = 'eu-west-1'
+
+    def __init__(self, server):
+        host, port = server.get_host_and_port()
+        self.url = 'http://{0}:{1}'.format(host, port)
+
+    def params(self):
+        """The connection options of an ops.rollback AWS module (fake keys: moto accepts any)."""
+        return dict(region=self.REGION, endpoint_url=self.url, access_key='testing', secret_key='testing-secret')
+
+    def client(self, service):
+        import boto3
+        return boto3.client(service, endpoint_url=self.url, region_name=self.REGION,
+                            aws_access_key_id='testing', aws_secret_access_key='testing-secret')
+
+    def reset(self):
+        urllib.request.urlopen(urllib.request.Request(self.url + '/moto-api/reset', method='POST'), timeout=10).read()
+
+
+@pytest.fixture(scope='session')
+def moto_session():
+    from moto.server import ThreadedMotoServer
+    server = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)
+    server.start()
+    yield MotoServer(server)
+    server.stop()
+
+
+@pytest.fixture
+def moto(moto_session):
+    """A moto server with no AWS resources in it."""
+    moto_session.reset()
+    return moto_session
