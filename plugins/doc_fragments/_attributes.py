@@ -106,6 +106,16 @@ attributes:
       - ops.rollback.db
 """
 
+    ACTION_GROUP_AWS = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/ops.rollback.aws) in C(module_defaults) to set defaults (such as the region and credentials) for this module.
+    support: full
+    membership:
+      - ops.rollback.aws
+"""
+
     ACTION_GROUP_INCIDENT = r"""
 options: {}
 attributes:
