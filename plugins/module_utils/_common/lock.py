@@ -54,6 +54,19 @@ def parse_stamp(stamp):
         return None
 
 
+def parse_lock(text, owner_if_unreadable):
+    """The lock a store holds as JSON ``text``. Text ops.rollback did not write has an unknown
+    owner, so it counts as held and never expires; ``unreadable`` keeps its start for the message."""
+    try:
+        lock = json.loads(text)
+    except ValueError:
+        lock = None
+    if not isinstance(lock, dict):
+        return {'owner': owner_if_unreadable, 'holder': {}, 'acquired_at': None, 'expires_at': None,
+                'unreadable': text[:80]}
+    return lock
+
+
 def describe(lock):
     """One line a user reads: who holds the lock, since when, until when."""
     if 'unreadable' in lock:
@@ -82,15 +95,7 @@ class FileLockStore:
                 text = handle.read()
         except FileNotFoundError:
             return None
-        try:
-            lock = json.loads(text)
-        except ValueError:
-            lock = None
-        if not isinstance(lock, dict):
-            # Unreadable, so its owner is unknown: treat it as held, never expired.
-            return {'owner': '(unreadable lock file)', 'holder': {}, 'acquired_at': None, 'expires_at': None,
-                    'unreadable': text[:80]}
-        return lock
+        return parse_lock(text, '(unreadable lock file)')
 
     def write(self, lock, replace):
         """Create the lock (``replace=False``: fail with ``FileExistsError`` if one exists) or replace it."""

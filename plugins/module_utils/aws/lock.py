@@ -17,6 +17,7 @@ __metaclass__ = type
 import json
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import NotFoundError, RollbackError
+from ansible_collections.ops.rollback.plugins.module_utils._common.lock import parse_lock
 
 LOCK_PREFIX = '/ops-rollback/lock'
 
@@ -43,15 +44,7 @@ class SsmLockStore:
                                  Name=self.name)['Parameter']['Value']
         except NotFoundError:
             return None
-        try:
-            lock = json.loads(text)
-        except ValueError:
-            lock = None
-        if not isinstance(lock, dict):
-            # Unreadable, so its owner is unknown: treat it as held, never expired.
-            return {'owner': '(a parameter ops.rollback did not write)', 'holder': {}, 'acquired_at': None,
-                    'expires_at': None, 'unreadable': text[:80]}
-        return lock
+        return parse_lock(text, '(a parameter ops.rollback did not write)')
 
     def write(self, lock, replace):
         """Create the parameter (``FileExistsError`` when another run created it first), or replace it."""
