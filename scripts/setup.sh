@@ -3,8 +3,11 @@
 #
 # Runs as root on Debian 12 and is idempotent: run it as often as you like.
 #   1. apt: docker.io debootstrap openssh-client make rsync curl python3-venv
-#      git shellcheck (apt is skipped entirely when all of them are installed;
-#      ansible-test sanity skips its shellcheck test without shellcheck).
+#      git shellcheck docker-compose (apt is skipped entirely when all of them are installed;
+#      ansible-test sanity skips its shellcheck test without shellcheck), and
+#      haproxy nginx prometheus prometheus-alertmanager, whose daemons are
+#      not started: the tests run their own, on their own ports; and
+#      openjdk-17-jre-headless, which ansible-rulebook's rules engine needs.
 #   2. dockerd: started in the background when `docker info` fails
 #      (log: /var/log/ops-rollback-dockerd.log).
 #   3. A virtualenv built from requirements-test.txt (which includes
@@ -55,7 +58,9 @@ die() { echo "setup: ERROR: $*" >&2; exit 1; }
 
 # --- 1. Debian packages --------------------------------------------------
 PACKAGES=(docker.io debootstrap openssh-client make rsync curl python3-venv git shellcheck
-          postgresql-client mariadb-client)
+          postgresql-client mariadb-client docker-compose
+          haproxy nginx prometheus prometheus-alertmanager
+          openjdk-17-jre-headless)
 
 install_packages() {
   local missing=() p
@@ -72,7 +77,12 @@ install_packages() {
   log "packages: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # Installed, not started (invoke-rc.d asks policy-rc.d): nothing takes ports 80, 9090 or 9093.
+  local policy=/usr/sbin/policy-rc.d had_policy=0
+  [ -e "$policy" ] && had_policy=1
+  [ "$had_policy" = 1 ] || { printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 0755 "$policy"; }
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || { [ "$had_policy" = 1 ] || rm -f "$policy"; return 1; }
+  [ "$had_policy" = 1 ] || rm -f "$policy"
 }
 
 # --- 2. dockerd ----------------------------------------------------------

@@ -29,10 +29,16 @@ if _COLLECTIONS not in sys.path:
 
 
 @pytest.fixture
-def run_module(capsys):
+def run_module(capsys, monkeypatch):
     """Run a module's main() with these arguments; return (exit code, result)."""
+    from ansible.module_utils import _internal
     from ansible.module_utils.common import warnings
     from ansible.module_utils.testing import patch_module_args
+
+    # A module runs apart from the controller. Once any test imported controller code (a filter, an
+    # action plugin), ansible-core flags this process as the controller for good, and a module's
+    # warnings would go to the controller's display instead of its result.
+    monkeypatch.setattr(_internal, 'is_controller', False)
 
     def run(main, args):
         # Warnings are collected per process: without this, a run would report the last one's too.

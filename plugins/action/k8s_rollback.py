@@ -2,21 +2,15 @@
 # Copyright: ops.rollback contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Controller side of ops.rollback.k8s_rollback: with O(lock) in O(state=listed), fills in who
-takes the Lease, and takes over one abandoned on this controller (plugin_utils/lock_holder.py)."""
+takes the lock, and takes over one abandoned on this controller (plugin_utils/lock_holder.py)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.ops.rollback.plugins.plugin_utils.lock_holder import LockTakingAction
+from ansible_collections.ops.rollback.plugins.plugin_utils.lock_holder import PlatformLockTakingAction
 
 
-class ActionModule(LockTakingAction):
+class ActionModule(PlatformLockTakingAction):
 
     MODULE = 'ops.rollback.k8s_rollback'
-
-    def lock_args(self, args):
-        if args.get('state') != 'listed' or not isinstance(args.get('lock'), dict):
-            return None
-        args['lock'] = dict(args['lock'])
-        return args['lock']

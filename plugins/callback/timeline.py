@@ -12,7 +12,9 @@ type: notification
 short_description: Write the rollback timeline as JSON lines and print a summary
 version_added: "0.1.0"
 description:
-  - Records every task of a rollback as one JSON line with its phase, task, host, start, end and outcome.
+  - Records every task of a rollback as one JSON line with its phase, task, host, start, end and outcome. A task
+    that measured metrics (M(ops.rollback.metrics_check), also in a loop) adds its checks with their values at the
+    start and the end of its window, its thresholds and whether each passed.
     The phase is the ops.rollback phase role the task runs in (decide, announce, preflight, protect_data,
     prepare_traffic, roll_back, edge, verify, restore_traffic, report).
   - At the end of the run, prints a summary. It gives each service's verdict (V(done), V(rolled back but NOT verified),
@@ -75,6 +77,21 @@ def _now():
 
 def _stamp(moment):
     return moment.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3] + 'Z'
+
+
+def measured_checks(result):
+    """The values a metrics gate measured (M(ops.rollback.metrics_check)'s ``report_checks``: name, before, after,
+    threshold, passed), of the task or of each item of its loop; an item that is a service (``key``) names it."""
+    checks = [dict(check) for check in result.get('report_checks') or () if isinstance(check, dict)]
+    for item in result.get('results') or ():
+        if not isinstance(item, dict):
+            continue
+        label = item.get('item')
+        service = label.get('key') if isinstance(label, dict) else None
+        for check in item.get('report_checks') or ():
+            if isinstance(check, dict):
+                checks.append(dict(check, service=service) if service is not None else dict(check))
+    return checks
 
 
 class CallbackModule(CallbackBase):
@@ -168,6 +185,9 @@ class CallbackModule(CallbackBase):
         }
         if outcome in ('failed', 'unreachable'):
             record['msg'] = result._result.get('msg', '')
+        checks = measured_checks(result._result)
+        if checks:
+            record['checks'] = checks
         self._write(record)
         if not phase:
             return

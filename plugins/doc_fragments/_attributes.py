@@ -14,7 +14,7 @@ several fragments the first one listed wins. Therefore:
   included) for modules that change nothing. Use it *instead of* the base
   fragment; listed after the base, its ``support`` values would be ignored.
 * ``ops.rollback._attributes.action_group_release`` / ``.action_group_verify`` /
-  ``.action_group_k8s`` add the ``action_group`` attribute (groups from meta/runtime.yml); list them
+  ``.action_group_k8s`` / ``.action_group_docker`` add the ``action_group`` attribute (groups from meta/runtime.yml); list them
   together with either of the above.
 """
 
@@ -94,6 +94,16 @@ attributes:
     support: full
     membership:
       - ops.rollback.k8s
+"""
+
+    ACTION_GROUP_DOCKER = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/ops.rollback.docker) in C(module_defaults) to set defaults (such as the connection) for this module.
+    support: full
+    membership:
+      - ops.rollback.docker
 """
 
     ACTION_GROUP_DB = r"""

@@ -7,34 +7,26 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
-from ansible_collections.ops.rollback.plugins.plugin_utils import plan, run_record, verdict
+from ansible_collections.ops.rollback.plugins.plugin_utils.filter_errors import filter_errors
+from ansible_collections.ops.rollback.plugins.plugin_utils import alert, plan, run_record, verdict
 
 
-def _plain(function):
-    """Our errors, as Ansible shows a filter's failure."""
-    def wrapper(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except RollbackError as err:
-            raise AnsibleFilterError(err.msg)
-    wrapper.__name__ = function.__name__
-    return wrapper
-
-
-@_plain
+@filter_errors
 def rollback_services(hosts, hostvars, service=None):
     return plan.services(list(hosts), hostvars, service or None)
 
 
-@_plain
+@filter_errors
+def rollback_alert(event):
+    return alert.from_event(event)
+
+
+@filter_errors
 def rollback_batches(hosts, serial=None):
     return plan.batches(list(hosts), serial)
 
 
-@_plain
+@filter_errors
 def rollback_percentage(value):
     return plan.check_percentage(value)
 
@@ -61,6 +53,7 @@ class FilterModule:
     def filters(self):
         return {
             'rollback_services': rollback_services,
+            'rollback_alert': rollback_alert,
             'rollback_batches': rollback_batches,
             'rollback_percentage': rollback_percentage,
             'rollback_verdicts': rollback_verdicts,

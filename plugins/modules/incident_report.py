@@ -206,6 +206,13 @@ options:
   ticket:
     description: The incident ticket, as a key or a URL.
     type: str
+  trigger:
+    description:
+      - The alert that started the rollback, as the filter P(ops.rollback.rollback_alert#filter) returns it under
+        C(trigger) (C(name), C(status), C(starts_at), C(summary), C(fingerprint), C(generator_url), C(labels),
+        C(annotations)). The report shows it under "Trigger".
+      - Omitted or empty when a person started the run.
+    type: dict
   check_mode_run:
     description:
       - Whether the rollback ran in check mode. The report then says it is a plan only, lists nothing as do not

@@ -81,18 +81,6 @@ options:
     description: Namespace of the workload (of the Service and its Deployments; of the VirtualService and its Deployments).
     type: str
     default: default
-  state:
-    description:
-      - V(rolled_back) rolls the workload back.
-      - V(listed) only reads the current version, the history (every revision with its images) and the ledger's
-        verdicts. With O(lock), it takes the rollback lock first.
-      - V(unlocked) releases the rollback lock of O(lock.owner); a lock held by another run is left alone, with a
-        warning.
-      - V(recorded) writes the ledger's verdicts, O(version) good and O(rolled_back_from) bad, once a rollback was
-        verified.
-    type: str
-    choices: [rolled_back, listed, unlocked, recorded]
-    default: rolled_back
   version:
     description:
       - The version to roll back to, as an image tag (V(v1.2.9)), a digest (V(sha256:...)) or a full image reference
@@ -181,46 +169,12 @@ options:
         description: The Deployment that runs the canary, in O(namespace).
         type: str
         required: true
-  rolled_back_from:
-    description:
-      - The version this rollback leaves. It is recorded as bad in the ledger before anything changes, so an interrupted
-        run never loses that verdict. With O(state=recorded), recorded as bad beside O(version).
-    type: str
-  note:
-    description: Why, recorded with the ledger's verdicts (for example the incident and its reason).
-    type: str
-  lock:
-    description:
-      - The rollback lock, with O(state=listed) (taken) and O(state=unlocked) (released).
-    type: dict
-    suboptions:
-      owner:
-        description: Identifier of this run; the playbook makes one per run (C(rollback_run_id)).
-        type: str
-        required: true
-      ttl:
-        description: Seconds after which the lock is expired and another run may take it over.
-        type: int
-        default: 3600
-      force:
-        description: Take the lock over even from a run that looks alive. Use only once you know that run is gone.
-        type: bool
-        default: false
-      holder:
-        description:
-          - Who takes the lock, stored in it to be shown to other runs. Filled in by the action plugin (C(user),
-            C(controller), C(pid) of C(ansible-playbook)); keys given here are kept.
-        type: dict
-        default: {}
 extends_documentation_fragment:
+  - ops.rollback._rollback_states
   - ops.rollback._k8s_auth
   - ops.rollback._attributes
   - ops.rollback._attributes.action_group_k8s
 attributes:
-  action:
-    description: Has an action plugin that fills in O(lock.holder) and takes over a lock of a run of this controller
-      that no longer exists.
-    support: full
   check_mode:
     support: full
     details:
@@ -508,13 +462,18 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.lock import lock_argument_spec
 from ansible_collections.ops.rollback.plugins.module_utils._common.module import run_module
+from ansible_collections.ops.rollback.plugins.module_utils._common.states import (
+    STATE_OPTIONS,
+    STATE_REQUIRED_IF,
+    STATES,
+    run_state,
+)
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.client import (
     HAS_KUBERNETES,
     K8S_AUTH_SPEC,
     KUBERNETES_IMPORT_ERROR,
     KubeClient,
 )
-from ansible_collections.ops.rollback.plugins.module_utils.k8s.rollback import run_k8s_rollback
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.strategy import (
     STRATEGIES,
     build_driver,
@@ -538,7 +497,7 @@ def argument_spec():
         kind=dict(type='str', choices=list(KINDS)),
         name=dict(type='str'),
         namespace=dict(type='str', default='default'),
-        state=dict(type='str', default='rolled_back', choices=['rolled_back', 'listed', 'unlocked', 'recorded']),
+        state=dict(type='str', default='rolled_back', choices=list(STATES)),
         version=dict(type='str'),
         revision=dict(type='int'),
         container=dict(type='str'),
@@ -558,16 +517,6 @@ def argument_spec():
     )
 
 
-# Options that only mean something for some states; elsewhere they are refused.
-STATE_OPTIONS = {
-    'version': ['rolled_back', 'recorded'],
-    'revision': ['rolled_back'],
-    'rolled_back_from': ['rolled_back', 'recorded'],
-    'note': ['rolled_back', 'recorded'],
-    'lock': ['listed', 'unlocked'],
-}
-
-
 def roll_back(module):
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib('kubernetes'), exception=KUBERNETES_IMPORT_ERROR)
@@ -575,17 +524,16 @@ def roll_back(module):
     refuse_options_not_for_strategy(params)   # before connecting
     client = KubeClient.connect(**dict((key, params[key]) for key in K8S_AUTH_SPEC))
     driver = build_driver(client, params, dry_run=module.check_mode)
-    return run_k8s_rollback(driver, state=params['state'], version=params['version'], revision=params['revision'],
-                            check_mode=module.check_mode, wait=params['wait'], wait_timeout=params['wait_timeout'],
-                            rolled_back_from=params['rolled_back_from'], note=params['note'], lock=params['lock'],
-                            warn=module.warn)
+    return run_state(driver, state=params['state'], version=params['version'], revision=params['revision'],
+                     check_mode=module.check_mode, wait=params['wait'], wait_timeout=params['wait_timeout'],
+                     rolled_back_from=params['rolled_back_from'], note=params['note'], lock=params['lock'],
+                     warn=module.warn)
 
 
 def main():
     run_module(argument_spec(), roll_back, state_options=STATE_OPTIONS, mutually_exclusive=[('version', 'revision')],
-               required_if=[('state', 'unlocked', ['lock']), ('state', 'recorded', ['version']),
-                            ('strategy', 'rolling', ['name']), ('strategy', 'blue_green', ['service']),
-                            ('strategy', 'canary', ['virtual_service'])])
+               required_if=STATE_REQUIRED_IF + [('strategy', 'rolling', ['name']), ('strategy', 'blue_green', ['service']),
+                                                ('strategy', 'canary', ['virtual_service'])])
 
 
 if __name__ == '__main__':

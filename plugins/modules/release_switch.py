@@ -25,6 +25,12 @@ description:
   - The switch runs through the collection's rollback core, as every platform's rollback does; options that do not
     apply to the chosen O(state) are refused.
   - The current version is read from where C(current) points, never from modification times.
+  - O(health_check), with O(state=switched), once C(current) points at the release and the application was restarted,
+    checks that it is healthy before the task returns. Switch, restart and health gate then cost one round trip to the
+    host instead of two. The check also runs when the host already runs the release, so a second run still proves it
+    healthy. An unhealthy release is left current and the task fails with the check's RV(health) result. It is not
+    pointed back, because the release that ran before was already stopped. The endpoints are validated before
+    anything is switched.
 author: ops.rollback maintainers (!UNKNOWN)
 options:
   path:
@@ -71,88 +77,6 @@ options:
     type: float
     default: 120
     version_added: "0.2.0"
-  health_check:
-    description:
-      - With O(state=switched), once C(current) points at the release and the application was restarted, check that
-        it is healthy before the task returns, as M(ops.rollback.health_check) does with the same options. Switch,
-        restart and health gate then cost one round trip to the host instead of two.
-      - The check also runs when the host already runs the release, so a second run still proves it healthy. It does
-        not run in check mode.
-      - An unhealthy release is left current and the task fails with the check's RV(health) result. It is not
-        pointed back, because the release that ran before was already stopped.
-      - The endpoints are validated before anything is switched.
-    type: dict
-    suboptions:
-      endpoints:
-        description: The endpoints to probe and what a healthy answer from each looks like.
-        type: list
-        elements: dict
-        required: true
-        suboptions:
-          url:
-            description:
-              - Full C(http://) or C(https://) URL to request.
-              - The password of C(user:password@) and every query value are masked in the output and logs, as
-                M(ops.rollback.health_check) does; prefer O(health_check.endpoints[].headers) for tokens.
-            type: str
-            required: true
-          method:
-            description: HTTP method; see M(ops.rollback.health_check).
-            type: str
-            choices: [GET, HEAD]
-            default: GET
-          status:
-            description: HTTP status code, or list of codes, that counts as healthy.
-            type: list
-            elements: int
-            default: [200]
-          body_regex:
-            description: Python regular expression that must match somewhere in the body.
-            type: str
-          json_query:
-            description:
-              - JMESPath expression evaluated on the JSON body, for example V(status), V(data.version) or V(checks[0].ok).
-              - Simple paths need no library. A simple path is a key, a dotted path, list indexes (V(items[-1])), or any
-                of these with quoted keys (V("my-key".up)); a missing key, an index out of range or a step into the wrong
-                type gives V(null), as in JMESPath.
-              - Any other expression, such as a filter, a projection or a function, needs C(jmespath) on the host.
-            type: str
-          equals:
-            description: Value the result of O(health_check.endpoints[].json_query) must equal.
-            type: raw
-          max_latency_ms:
-            description: Slowest acceptable answer in milliseconds.
-            type: int
-          headers:
-            description: HTTP headers to send; the values are secret and hidden from logs and output.
-            type: dict
-          validate_certs:
-            description: Validate the server's TLS certificate.
-            type: bool
-            default: true
-      retries:
-        description: Most rounds to run before the check fails.
-        type: int
-        default: 10
-      delay:
-        description: Seconds to wait between rounds, zero or more. Fractions of a second are allowed, for example V(0.5).
-        type: float
-        default: 3
-      timeout:
-        description: Seconds each request may take, more than zero. Fractions of a second are allowed, for example V(0.5).
-        type: float
-        default: 5
-      successes:
-        description:
-          - Consecutive passing rounds needed; not more than O(health_check.retries).
-          - The default V(1), like the C(successThreshold) of a Kubernetes probe, passes on the first passing round.
-            Raise it for a soak.
-        type: int
-        default: 1
-      use_proxy:
-        description: Use the proxy from the C(http_proxy)/C(https_proxy) environment variables.
-        type: bool
-        default: true
   rolled_back_from:
     description:
       - With O(state=switched), the version this rollback leaves. It is recorded as V(bad) in the release ledger
@@ -214,6 +138,7 @@ options:
         type: dict
         default: {}
 extends_documentation_fragment:
+  - ops.rollback._health_gate
   - ops.rollback._attributes
   - ops.rollback._attributes.action_group_release
 attributes:

@@ -93,6 +93,7 @@ ARGUMENT_SPEC = dict(
     finished=dict(type='str'),
     initiated_by=dict(type='str'),
     ticket=dict(type='str'),
+    trigger=dict(type='dict'),
     check_mode_run=dict(type='bool'),
 )
 
@@ -387,6 +388,7 @@ def build_report(params, records, skipped=None):
         'reason': params.get('reason'),
         'impact': params.get('impact'),
         'initiated_by': params.get('initiated_by'),
+        'trigger': mask_data(params.get('trigger')) or None,
         'started': started,
         'finished': finished,
         'duration_seconds': duration,

@@ -71,3 +71,14 @@ class LockTakingAction(ActionBase):
         lock_args = self.lock_args(args)
         result.update(execute(args) if lock_args is None else execute_taking_abandoned_locks(execute, args, lock_args))
         return result
+
+
+class PlatformLockTakingAction(LockTakingAction):
+    """The action plugin of a platform's rollback module (_common/states.py): the lock is taken with
+    ``state=listed``."""
+
+    def lock_args(self, args):
+        if args.get('state') != 'listed' or not isinstance(args.get('lock'), dict):
+            return None
+        args['lock'] = dict(args['lock'])
+        return args['lock']

@@ -18,7 +18,7 @@ DEFAULT_SERIAL = [1, '25%']
 # The platforms this release rolls back: each is a role that follows the
 # platform role contract (README, "Platform roles"). Not a variable: a
 # platform is supported when its role and driver exist, not when a setting says so.
-PLATFORMS = ('symlink', 'kubernetes', 'blue_green', 'canary')
+PLATFORMS = ('symlink', 'kubernetes', 'blue_green', 'canary', 'ecs', 'compose', 'swarm')
 
 
 def services(hosts, hostvars, service=None):

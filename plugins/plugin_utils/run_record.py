@@ -63,6 +63,34 @@ def _checks(host_vars_list):
     return checks
 
 
+def _gate_results(service, host_vars_list, name):
+    """The results a run-once loop over services (``item.key``) registered as ``name``, for ``service``."""
+    for host in host_vars_list:
+        for result in (host.get(name) or {}).get('results') or ():
+            if (result.get('item') or {}).get('key') == service and not result.get('skipped'):
+                return result
+    return None
+
+
+def _metric_checks(service, host_vars_list):
+    """The metric gate of phase verify, with the values phase prepare_traffic measured before anything changed:
+    one entry per check named ``metrics <name>``, ``before`` the value before the rollback, ``after`` the gate's
+    last value (only ``before`` when the gate did not run)."""
+    gate = _gate_results(service, host_vars_list, 'verify_metrics')
+    early = _gate_results(service, host_vars_list, 'prepare_traffic_metrics_before')
+    before = dict((c.get('name'), c.get('after')) for c in (early or {}).get('report_checks') or ())
+    checks = []
+    if gate:
+        for check in gate.get('report_checks') or ():
+            checks.append(dict(check, name='metrics ' + str(check.get('name')), before=before.get(check.get('name'))))
+    else:
+        for name, value in sorted(before.items()):
+            checks.append({'name': 'metrics ' + str(name), 'before': value, 'after': None, 'passed': None,
+                           'threshold': next((c.get('threshold') for c in early.get('report_checks') or ()
+                                              if c.get('name') == name), None)})
+    return checks
+
+
 def service_records(services, hosts_vars, targets, decisions=None, migrations=None, backups=None, notifications=None,
                     verdicts=None):
     """``{service: record}`` for the incident report: ``from_version``, ``to_version``, ``decision``,
@@ -74,13 +102,14 @@ def service_records(services, hosts_vars, targets, decisions=None, migrations=No
     for service, info in sorted(services.items()):
         target = (targets or {}).get(service) or {}
         current = target.get('current') or []
+        hosts = [by_name[name] for name in info.get('hosts') or () if name in by_name]
         records[service] = {
             'from_version': target.get('rolled_back_from') or (current[0] if current else None),
             'to_version': target.get('version'),
             'decision': _decision((decisions or {}).get(service)),
             'migrations': _migrations((migrations or {}).get(service)),
             'backups': (backups or {}).get(service) or [],
-            'checks': _checks([by_name[name] for name in info.get('hosts') or () if name in by_name]),
+            'checks': _checks(hosts) + _metric_checks(service, hosts),
             'notifications': _delivered((notifications or {}).get(service)),
             'deployment_record_updated': ((verdicts or {}).get(service) or {}).get('state') == 'done',
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -24,6 +25,9 @@ BIN = os.path.dirname(sys.executable)
 DOCKER = '/usr/bin/docker'
 INVENTORY = os.path.join(REPO, 'inventory', 'lab', 'hosts.yml')
 SNAPSHOT = '/root/broken-fleet.tgz'
+# The ECS lab's code (lab/aws: the ECS scheduler moto lacks, the lab's status view), for the ecs fixture and
+# the ECS tests; the lab process of scripts/aws-lab.sh runs the same modules.
+sys.path.insert(0, os.path.join(REPO, 'lab', 'aws'))
 
 
 class Lab:
@@ -218,6 +222,56 @@ def webhook_receiver():
     server.shutdown()
 
 
+class Ansible:
+    """ansible-playbook and ansible run as a user runs them, from the repository, on an inventory written to the
+    test's tmp_path; each run writes its timeline to a file of its own."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.inventory = str(tmp_path / 'hosts.yml')
+        self.runs = 0
+        self.last_timeline = None
+
+    def write_inventory(self, inventory):
+        with open(self.inventory, 'w') as handle:
+            yaml.safe_dump(inventory, handle, default_flow_style=False, sort_keys=False)
+
+    def run(self, program, *args, expect_rc=0):
+        """``<program> -i <inventory> <args>``; its output (stdout and stderr)."""
+        self.runs += 1
+        self.last_timeline = str(self.tmp_path / 'timeline-{0}.jsonl'.format(self.runs))
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
+                   ANSIBLE_FORCE_COLOR='0', OPS_ROLLBACK_TIMELINE=self.last_timeline,
+                   OPS_ROLLBACK_REPORT_DIR=os.path.dirname(self.last_timeline))
+        env['PATH'] = BIN + os.pathsep + env.get('PATH', '')
+        proc = subprocess.run([os.path.join(BIN, program), '-i', self.inventory] + list(args), cwd=REPO, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        assert proc.returncode == expect_rc, '{0} {1} exited {2}:\n{3}'.format(
+            program, ' '.join(args), proc.returncode, proc.stdout[-8000:])
+        return proc.stdout
+
+    def rollback(self, service, *args, expect_rc=0):
+        """``ansible-playbook ops.rollback.rollback -i <inventory> -e service=<service> <args>``; its output."""
+        return self.run('ansible-playbook', 'ops.rollback.rollback', '-e', 'service=' + service, *args,
+                        expect_rc=expect_rc)
+
+    def timeline(self):
+        """The events of the last run's timeline."""
+        with open(self.last_timeline) as handle:
+            return [json.loads(line) for line in handle]
+
+    @staticmethod
+    def recap_changed(output, host):
+        """changed=N of ``host`` in the output's play recap."""
+        return int(re.search(r'^{0}\s*:.*?changed=(\d+)'.format(re.escape(host)), output, re.M).group(1))
+
+
+@pytest.fixture
+def ansible(tmp_path):
+    """ansible-playbook and ansible run as a user runs them, on an inventory written to the test's tmp_path."""
+    return Ansible(tmp_path)
+
+
 class MotoServer:
     """moto in server mode on loopback: boto3 reaches the AWS APIs over real HTTP (``endpoint_url``)."""
 
@@ -254,3 +308,15 @@ def moto(moto_session):
     """A moto server with no AWS resources in it."""
     moto_session.reset()
     return moto_session
+
+
+@pytest.fixture
+def ecs(moto):
+    """moto's ECS with a deployment scheduler: rolling updates, failing tasks, the circuit breaker.
+
+    See lab/aws/ecs_simulator.py (which the ECS lab, scripts/aws-lab.sh, runs too); stopped and moto
+    restored at teardown.
+    """
+    from ecs_simulator import EcsSimulator
+    with EcsSimulator(moto) as simulator:
+        yield simulator

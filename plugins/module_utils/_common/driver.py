@@ -40,14 +40,34 @@ class Driver:
     version_syntax = RELEASE
     #: The release ledger (a ``ledger.Ledger``), or None when the platform keeps none.
     ledger = None
-    # The rollback lock is the platform's too: a store with read(), write(lock,
-    # replace) and delete(), under lock.RollbackLock's rules, taken through the
-    # platform role's lock entry point (symlinked releases: lock.FileLockStore
-    # via rollback_lock).
 
     def describe(self):
         """The service in words, for messages: 'deployment web in namespace prod'."""
         raise NotImplementedError
+
+    def load(self):
+        """Read the service once, before anything else is asked (states.py); drivers that read lazily need not."""
+
+    def lock_store(self):
+        """The service's rollback lock: a store with read(), write(lock, replace) and delete(), under
+        lock.RollbackLock's rules (a Lease, an SSM parameter; symlinked releases lock through rollback_lock)."""
+        raise NotImplementedError
+
+    def named(self):
+        """The result key and value that name what was rolled back: ``{'workload': {...}}``."""
+        return {}
+
+    def report(self, result, before, warn, check_mode):
+        """What the platform adds to ``run_rollback``'s result (images, deployment ids); ``before``: the
+        entry that ran before; ``warn(msg)`` for what the user must hear."""
+        return {}
+
+    def platform_rollback(self):
+        """When the service runs what a rollback left and nothing was deployed since (the platform's
+        own, such as ECS's circuit breaker or Swarm's failure_action, or an earlier run's pin): what
+        it did, as a dict (``message``, and ``failed_version`` where known); else None. ``previous``
+        then stays where it is."""
+        return None
 
     def current(self):
         """The history entry that runs now (``{'version', 'revision'}``), or None."""

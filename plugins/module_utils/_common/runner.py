@@ -17,7 +17,7 @@ import time
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import RollbackError
 from ansible_collections.ops.rollback.plugins.module_utils._common.ledger import BAD, GOOD
-from ansible_collections.ops.rollback.plugins.module_utils._common.target import choose_target
+from ansible_collections.ops.rollback.plugins.module_utils._common.target import RULE_PLATFORM, choose_target
 
 
 def run_rollback(driver, version=None, revision=None, check_mode=False, wait=True, wait_timeout=300,
@@ -36,8 +36,14 @@ def run_rollback(driver, version=None, revision=None, check_mode=False, wait=Tru
     current = driver.current() or {}
     ledger = driver.ledger
     good, bad = (ledger.versions(GOOD), ledger.versions(BAD)) if ledger is not None else ((), ())
-    target = choose_target(driver.history(), current.get('version'), version=version, revision=revision,
+    # A platform that rolled the service back by itself (ECS's circuit breaker) already did the
+    # rollback: previous stays there rather than going one more step back.
+    by_platform = driver.platform_rollback() if not version and revision is None else None
+    target = choose_target(driver.history(), current.get('version'),
+                           version=current.get('version') if by_platform else version, revision=revision,
                            good=good, bad=bad, syntax=driver.version_syntax, subject=driver.describe())
+    if by_platform:
+        target['rule'] = RULE_PLATFORM
     plan = driver.plan(target)
     left = [(rolled_back_from, BAD)] if rolled_back_from and rolled_back_from != target['version'] else []
     # A dry run of the write: validates the version and says whether it changes anything.

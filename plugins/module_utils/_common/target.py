@@ -33,6 +33,8 @@ RULE_EXPLICIT = 'explicit'
 RULE_REVISION = 'revision'
 RULE_LEDGER = 'ledger'
 RULE_BEFORE_CURRENT = 'release-before-current'
+# The service runs what a rollback left, the platform's own or an earlier run's (runner.py): previous stays there.
+RULE_PLATFORM = 'already-rolled-back'
 
 
 def _deployable(entry):
@@ -78,6 +80,12 @@ def previous_in_history(history, current, good=(), bad=()):
     if not currents or not marks:
         return None, rule, []
     reference = max(marks)
+    if not good and len(currents) == 1 and currents[0] not in bad and position.get(currents[0], reference) < reference:
+        # What runs was rolled back to from a newer bad version: previous stays there, also when
+        # revisions between them were registered but never ran (an ECS family, a build pipeline).
+        entry = next((e for e in history if e.get('current')), history[position[currents[0]]])
+        if _deployable(entry):
+            return entry, rule, []
     skipped = []
     for entry in reversed(history[:reference]):
         if entry['version'] in bad or (good and entry['version'] not in good):
@@ -198,7 +206,10 @@ def fleet_targets(states, version=None, allow_bad=False):
 
     An explicit ``version`` the ledger records as bad is refused unless ``allow_bad``.
     A host's ``current_missing``: where its ``current`` points when that release
-    does not exist; such a version is never a current one.
+    does not exist; such a version is never a current one. When every host
+    reports ``platform_rollback`` (the platform rolled back by itself) and no
+    ``version`` is given, the target is what runs (rule ``already-rolled-back``),
+    and the version the platform left, when known, is ``rolled_back_from``.
     """
     by_service = {}
     for state in states:
@@ -209,9 +220,16 @@ def fleet_targets(states, version=None, allow_bad=False):
         bad = set().union(*(h.get('bad') or () for h in hosts))
         good = set().union(*(h.get('good') or () for h in hosts)) - bad
         history = merge_histories(dict((h['host'], h['history']) for h in hosts))
-        target = choose_target(history, currents, version=version or None, good=good, bad=bad,
-                               syntax=hosts[0].get('syntax', RELEASE), subject='service {0}'.format(service))
+        # Every host runs what a rollback left (ECS's circuit breaker, an earlier run): previous stays there.
+        by_platform = [h['platform_rollback'] for h in hosts if h.get('platform_rollback')]
+        stay = not version and len(currents) == 1 and len(by_platform) == len(hosts)
+        target = choose_target(history, currents, version=currents[0] if stay else (version or None), good=good,
+                               bad=bad, syntax=hosts[0].get('syntax', RELEASE), subject='service {0}'.format(service))
         notes = target.pop('notes', [])
+        if stay:
+            target['rule'] = RULE_PLATFORM
+            notes.append('{0} already runs {1}, where a rollback left it ({2}), and nothing was deployed since: it '
+                         'stays there'.format(service, currents[0], by_platform[0].get('message', 'no message')))
         if version and target['version'] in bad:
             if not allow_bad:
                 raise InvalidInputError(
@@ -230,6 +248,8 @@ def fleet_targets(states, version=None, allow_bad=False):
         order = [e['version'] for e in history]
         leaving = [v for v in currents if v != target['version'] and (
             v not in order or order.index(v) > order.index(target['version']))]
+        if stay and by_platform[0].get('failed_version') in order:
+            leaving = [by_platform[0]['failed_version']]   # what the platform rolled back from is bad
         target.update(current=currents, rolled_back_from=leaving[-1] if leaving else None, hosts=names,
                       lead_host=names[0], notes=notes)
         targets[service] = target

@@ -24,7 +24,7 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.errors import
 )
 from ansible_collections.ops.rollback.plugins.module_utils._common.ledger import BAD
 from ansible_collections.ops.rollback.plugins.module_utils._common.version import IMAGE
-from ansible_collections.ops.rollback.plugins.module_utils.k8s.images import image_aliases, image_version
+from ansible_collections.ops.rollback.plugins.module_utils._common.images import image_aliases, image_version
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.store import (
     JSON_PATCH,
     AnnotatedObject,
@@ -249,7 +249,7 @@ class BlueGreenDriver(Driver):
         return {'endpoints': sorted(p['metadata']['name'] for p in pods if pod_ready(p)),
                 'selector': label_selector(after)}
 
-    def report(self, result):
+    def report(self, result, before, warn, check_mode):
         """What the module returns besides the core's vocabulary: the colors and selectors, before and after."""
         return {'color': {'before': self.live, 'after': self._planned['color']},
                 'selector': {'before': self._planned['before'], 'after': self._planned['after']}}

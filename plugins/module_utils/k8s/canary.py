@@ -32,7 +32,7 @@ from ansible_collections.ops.rollback.plugins.module_utils.k8s.blue_green import
     read_deployment,
     serving,
 )
-from ansible_collections.ops.rollback.plugins.module_utils.k8s.images import image_aliases
+from ansible_collections.ops.rollback.plugins.module_utils._common.images import image_aliases
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.store import (
     JSON_PATCH,
     AnnotatedObject,
@@ -239,7 +239,7 @@ class CanaryDriver(Driver):
                     waited={'canary_pods': len(pods), 'pods_left': [p['name'] for p in pods]})
             self.sleep(POLL_SECONDS)
 
-    def report(self, result):
+    def report(self, result, before, warn, check_mode):
         """What the module returns besides the core's vocabulary: the weights and the canary's replicas
         (after: as they are, or in check mode would be, once the canary is aborted)."""
         return {'weights': {'before': self.before, 'after': self.after},

@@ -28,8 +28,8 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.errors import
     RollbackTimeoutError,
 )
 from ansible_collections.ops.rollback.plugins.module_utils._common.version import IMAGE
-from ansible_collections.ops.rollback.plugins.module_utils.k8s.images import image_version
-from ansible_collections.ops.rollback.plugins.module_utils.k8s.store import AnnotationLedger
+from ansible_collections.ops.rollback.plugins.module_utils._common.images import image_version
+from ansible_collections.ops.rollback.plugins.module_utils.k8s.store import AnnotationLedger, LeaseLockStore, lease_name
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.workload import (
     BROKEN_REASONS,
     CHANGE_CAUSE_ANNOTATION,
@@ -70,6 +70,39 @@ class WorkloadDriver(Driver):
     # --- reading -----------------------------------------------------------
     def describe(self):
         return str(self.workload)
+
+    def lock_store(self):
+        workload = self.workload
+        return LeaseLockStore(workload.client, workload.namespace, lease_name(workload.kind, workload.name))
+
+    def named(self):
+        workload = self.workload
+        return {'workload': {'kind': workload.kind, 'name': workload.name, 'namespace': workload.namespace}}
+
+    def report(self, result, before, warn, check_mode):
+        """The images before and after, the pods deleted to unstick it, and the drift a later apply would undo."""
+        target = next(e for e in self.history() if e['version'] == result['to_version'] and
+                      (result.get('to_revision') is None or result['to_revision'] in e['revisions']))
+        report = {'images': {'before': before.get('images', {}), 'after': target['images']}}
+        if self.deleted_pods:
+            report['deleted_pods'] = self.deleted_pods
+        drift = self._drift(before, target, result, check_mode)
+        if drift:
+            report['drift'] = drift
+            warn('The last-applied-configuration of {0} still names {1}: the next kubectl apply or GitOps sync will '
+                 'roll it forward to {2} again. Fix the source it is applied from (the manifest in git, the Helm '
+                 'values) to {3}.'.format(self.workload, drift, before.get('version'),
+                                          target['images'].get(self.container)))
+        return report
+
+    def _drift(self, before, target, result, check_mode):
+        """The image a later ``kubectl apply`` or GitOps sync would bring back, if any."""
+        left = before.get('images', {}).get(self.container)
+        applied = self.workload.applied_images().get(self.container)
+        if not result['changed'] or check_mode or not left or applied != left or \
+                left == target['images'].get(self.container):
+            return None
+        return applied
 
     def load(self):
         """Read the workload and its revisions once; everything else works from that."""

@@ -18,7 +18,7 @@ import copy
 import json
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import InvalidInputError, NotFoundError
-from ansible_collections.ops.rollback.plugins.module_utils.k8s.images import image_aliases, image_version
+from ansible_collections.ops.rollback.plugins.module_utils._common.images import image_aliases, image_version
 
 try:
     from kubernetes import watch

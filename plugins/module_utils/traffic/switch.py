@@ -59,12 +59,14 @@ class TrafficBackend:
         raise NotImplementedError
 
 
-def run_switch(backend, check_mode=False, force=False, steps=None, pause=0, sleep=time.sleep):
+def run_switch(backend, check_mode=False, force=False, steps=None, pause=0, gate=None, sleep=time.sleep):
     """Switch ``backend``'s traffic to what it was configured with; returns the result.
 
     ``steps``: percentages of the way from the current state to the target (for
     example ``[10, 25, 50]``; 100 is always the last step), for backends with
-    ``stages``. ``pause``: seconds to wait between two steps.
+    ``stages``. ``pause``: seconds to wait between two steps. ``gate``: a
+    ``HealthChecker`` run after each step (after its pause); a step it fails
+    holds the traffic there and fails the switch.
     """
     if steps and not hasattr(backend, 'stages'):
         raise InvalidInputError('backend={0} switches at once; it takes no steps. Nothing was changed.'.format(
@@ -101,7 +103,25 @@ def run_switch(backend, check_mode=False, force=False, steps=None, pause=0, slee
             _located(err, backend, before, served, stages[:number] if steps else None)
             raise
         _verify(backend, stage, before, stage, stages[:number + 1] if steps else None)
+        if gate is not None:
+            _gate(gate, backend, before, stage, stages[:number + 1] if steps else None, pause, sleep)
+    if gate is not None:
+        result['gate'] = 'passed after each of {0} step(s)'.format(len(stages))
     return result
+
+
+def _gate(gate, backend, before, served, steps, pause, sleep):
+    """Hold ``served`` until ``gate`` passes; a failing gate stops the switch where it is."""
+    if pause:
+        sleep(pause)   # the new split serves a while before it is judged
+    outcome = gate.run()
+    if not outcome.passed:
+        err = RollbackError(
+            'The health check failed with {0} serving {1}: {2} Traffic was held there, not moved further; move it '
+            'back or on once the cause is known.'.format(backend.describe(), backend.render(served).strip().replace(
+                '\n', ', '), outcome.failure_message()), health=outcome.as_dict())
+        _located(err, backend, before, served, steps)
+        raise err
 
 
 def _verify(backend, state, before, served, steps=None):
@@ -113,6 +133,8 @@ def _verify(backend, state, before, served, steps=None):
 
 
 def _located(err, backend, before, served, steps):
+    # A backend that knows where it left traffic says so (haproxy: a drain that timed out stays in drain).
+    served = err.details.get('after', served)
     err.details.update(backend=backend.name, before=before, after=served, changed=served != before)
     if steps is not None:
         err.details['steps'] = steps

@@ -19,28 +19,24 @@ through fixtures (they import no other test file, nor this one):
   namespace (``Cluster``), the blue-green and canary setups;
 - ``istio_crd``: Istio's VirtualService CRD, registered once per session;
 - ``roll``: the k8s_rollback module run as Ansible runs it;
-- ``ansible``: ansible-playbook and ansible run as a user runs them, on an
-  inventory of the test's (``Ansible``).
+- ``ansible`` (from tests/integration/conftest.py): ansible-playbook and
+  ansible run as a user runs them, on an inventory of the test's.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
-import sys
 import time
 import uuid
 
 import pytest
-import yaml
 
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.workload import label_selector, pod_ready
 from ansible_collections.ops.rollback.plugins.modules import k8s_rollback
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 KUBE_SH = os.path.join(REPO, 'scripts', 'kube.sh')
-BIN = os.path.dirname(sys.executable)
 LEDGER = 'ops.rollback/ledger'
 # Istio's VirtualService CRD, as kubectl names it (the istio_crd fixture registers it).
 VS = 'virtualservices.networking.istio.io'
@@ -274,50 +270,6 @@ def destination(subset, weight):
     return {'destination': {'host': 'reviews', 'subset': subset}, 'weight': weight}
 
 
-class Ansible:
-    """ansible-playbook and ansible run as a user runs them, from the repository, on an inventory written to the
-    test's tmp_path; each run writes its timeline to a file of its own."""
-
-    def __init__(self, tmp_path):
-        self.tmp_path = tmp_path
-        self.inventory = str(tmp_path / 'hosts.yml')
-        self.runs = 0
-        self.last_timeline = None
-
-    def write_inventory(self, inventory):
-        with open(self.inventory, 'w') as handle:
-            yaml.safe_dump(inventory, handle, default_flow_style=False, sort_keys=False)
-
-    def run(self, program, *args, expect_rc=0):
-        """``<program> -i <inventory> <args>``; its output (stdout and stderr)."""
-        self.runs += 1
-        self.last_timeline = str(self.tmp_path / 'timeline-{0}.jsonl'.format(self.runs))
-        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
-                   ANSIBLE_FORCE_COLOR='0', OPS_ROLLBACK_TIMELINE=self.last_timeline,
-                   OPS_ROLLBACK_REPORT_DIR=os.path.dirname(self.last_timeline))
-        env['PATH'] = BIN + os.pathsep + env.get('PATH', '')
-        proc = subprocess.run([os.path.join(BIN, program), '-i', self.inventory] + list(args), cwd=REPO, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-        assert proc.returncode == expect_rc, '{0} {1} exited {2}:\n{3}'.format(
-            program, ' '.join(args), proc.returncode, proc.stdout[-8000:])
-        return proc.stdout
-
-    def rollback(self, service, *args, expect_rc=0):
-        """``ansible-playbook ops.rollback.rollback -i <inventory> -e service=<service> <args>``; its output."""
-        return self.run('ansible-playbook', 'ops.rollback.rollback', '-e', 'service=' + service, *args,
-                        expect_rc=expect_rc)
-
-    def timeline(self):
-        """The events of the last run's timeline."""
-        with open(self.last_timeline) as handle:
-            return [json.loads(line) for line in handle]
-
-    @staticmethod
-    def recap_changed(output, host):
-        """changed=N of ``host`` in the output's play recap."""
-        return int(re.search(r'^{0}\s*:.*?changed=(\d+)'.format(re.escape(host)), output, re.M).group(1))
-
-
 @pytest.fixture(scope='session')
 def kube():
     proc = subprocess.run(['bash', KUBE_SH, 'up'], capture_output=True, text=True, check=False)
@@ -364,8 +316,3 @@ def roll(kube, namespace, run_module):
         args.setdefault('wait_timeout', 60)
         return run_module(k8s_rollback.main, args)
     return run
-
-
-@pytest.fixture
-def ansible(tmp_path):
-    return Ansible(tmp_path)

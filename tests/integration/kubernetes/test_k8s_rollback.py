@@ -207,8 +207,8 @@ def test_stalled_rollout_fails_with_the_pods_reasons(workloads, roll):
 
 def test_stuck_statefulset_is_named_then_recreated(workloads, roll):
     workloads.deploy('StatefulSet', 'db', 'v1.0.0', replicas=3)
-    workloads.deploy('StatefulSet', 'db', 'v1.1.0-crashloop', replicas=3, wait=False)
-    # The controller replaced db-2 with the broken version and waits for it forever.
+    # Waits until the controller has replaced db-2 with the broken version; it then waits for it forever.
+    workloads.deploy('StatefulSet', 'db', 'v1.1.0-crashloop', replicas=3)
     code, result = roll(kind='StatefulSet', name='db', version='v1.0.0', wait_timeout=60)
     assert code == 1, result
     assert 'db-2 (CrashLoopBackOff)' in result['msg'] and 'recreate_stuck_pods=true' in result['msg']

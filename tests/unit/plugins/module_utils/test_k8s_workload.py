@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ops.rollback.plugins.module_utils.k8s.images import image_aliases, image_version, parse_image
+from ansible_collections.ops.rollback.plugins.module_utils._common.images import image_aliases, image_version, parse_image
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.workload import pod_template, rollout_state
 
 DIGEST = 'sha256:' + 'cd' * 32

@@ -56,3 +56,20 @@ def test_service_records_leave_a_phase_that_did_not_run_empty():
     verdicts = {'demo': {'state': 'done'}, 'shop': {'state': 'failed'}}
     records = service_records(SERVICES, hosts, targets, verdicts=verdicts)
     assert records['demo']['deployment_record_updated'] and not records['shop']['deployment_record_updated']
+
+
+def test_metric_gates_show_the_values_before_the_rollback_beside_the_gate_values():
+    def gate(values, status='Successful'):
+        return {'results': [{'item': {'key': 'demo'}, 'status': status, 'report_checks': [
+            {'name': 'error_ratio', 'before': values[0], 'after': values[1], 'threshold': 'max 0.05',
+             'passed': status == 'Successful'}]}]}
+    hosts = [{'inventory_hostname': 'lab1', 'prepare_traffic_metrics_before': gate((0.33, 0.33), 'Failed'),
+              'verify_metrics': gate((0.0, 0.01))}, {'inventory_hostname': 'lab2'}]
+    services = {'demo': {'platform': 'symlink', 'hosts': ['lab1', 'lab2']}}
+    [check] = service_records(services, hosts, {'demo': {'version': 'v1'}})['demo']['checks']
+    assert check == {'name': 'metrics error_ratio', 'before': 0.33, 'after': 0.01, 'threshold': 'max 0.05',
+                     'passed': True}
+    # A run that stopped before verify still shows the values before.
+    del hosts[0]['verify_metrics']
+    [check] = service_records(services, hosts, {'demo': {'version': 'v1'}})['demo']['checks']
+    assert (check['before'], check['after'], check['passed']) == (0.33, None, None)

@@ -176,3 +176,15 @@ def test_a_malformed_rolled_back_from_changes_nothing():
     with pytest.raises(InvalidInputError):
         run_rollback(platform, revision=3, rolled_back_from='app:v2.1.0; rm -rf /')
     assert (platform.applied, platform.ledger.entries()) == ([], [])
+
+
+def test_a_rollback_the_platform_already_made_is_not_repeated():
+    # ECS's circuit breaker rolled revision 4 back to 3 by itself: previous stays on 3 ...
+    platform = MemoryPlatform(IMAGES, current=3)
+    platform.platform_rollback = lambda: {'message': 'rolling back to deployment ecs-svc/1', 'failed_version': 'app:v2.1.0'}
+    result = run_rollback(platform)
+    assert (result['changed'], result['rule'], result['to_revision'], platform.applied) == (
+        False, 'already-rolled-back', 3, [])
+    # ... while an explicit version still goes where it is told.
+    result = run_rollback(platform, version='app:v2.0.0')
+    assert (result['changed'], result['rule'], platform.running) == (True, 'explicit', 2)

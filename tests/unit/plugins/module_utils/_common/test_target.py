@@ -171,3 +171,23 @@ def test_going_forward_rolls_back_from_nothing():
     assert (targets['demo']['current'], targets['demo']['rolled_back_from']) == (['v1.2.8', 'v1.3.0'], 'v1.3.0')
     forward = fleet_targets([state('lab1', 'v1.2.8'), state('lab2', 'v1.2.8')], version='v1.2.9')
     assert forward['demo']['rolled_back_from'] is None
+
+
+def test_a_fleet_the_platform_already_rolled_back_stays_and_names_what_it_left():
+    rolled = {'message': 'rolling back to deployment ecs-svc/1', 'failed_version': 'v1.3.0'}
+    hosts = [dict(state('lab1', 'v1.2.9'), platform_rollback=rolled)]
+    targets = fleet_targets(hosts)
+    assert (targets['demo']['version'], targets['demo']['rule'], targets['demo']['rolled_back_from']) == (
+        'v1.2.9', 'already-rolled-back', 'v1.3.0')
+    assert 'demo already runs v1.2.9, where a rollback left it' in targets['demo']['notes'][0]
+    # An explicit version, or a host the platform did not roll back, decides as always.
+    assert fleet_targets(hosts, version='v1.2.8')['demo']['version'] == 'v1.2.8'
+    assert fleet_targets(hosts + [state('lab2', 'v1.2.9')])['demo']['version'] == 'v1.2.8'
+
+
+def test_previous_stays_on_what_a_rollback_from_a_newer_bad_version_left():
+    # v1.3.0 was rolled back to v1.2.8; v1.2.9 between them never ran. Asking again changes nothing.
+    history = [{'version': v} for v in ('v1.2.8', 'v1.2.9', 'v1.3.0')]
+    assert choose_target(history, 'v1.2.8', bad=['v1.3.0'])['version'] == 'v1.2.8'
+    # Without the bad verdict, previous is one step back as always.
+    assert choose_target(history, 'v1.3.0')['version'] == 'v1.2.9'
