@@ -70,7 +70,7 @@ def parse_lock(text, owner_if_unreadable):
 def describe(lock):
     """One line a user reads: who holds the lock, since when, until when."""
     if 'unreadable' in lock:
-        return 'a file ops.rollback did not write (it starts {0!r})'.format(lock['unreadable'])
+        return 'a lock ops.rollback did not write (it starts {0!r})'.format(lock['unreadable'])
     holder = lock.get('holder') or {}
     who = '{0}@{1}'.format(holder.get('user', '?'), holder.get('controller', '?'))
     if holder.get('pid'):
@@ -145,7 +145,7 @@ class RollbackLock:
             return True, held, held
         if 'unreadable' in held:
             raise LockHeldError(
-                'The lock file {0} is not a lock ops.rollback wrote (it starts {1!r}), so nobody can tell whether a '
+                'The lock {0} is not one ops.rollback wrote (it starts {1!r}), so nobody can tell whether a '
                 'rollback holds it. Look at it: if no rollback is running, remove it, or run again with '
                 '-e rollback_lock_force=true to replace it.'.format(self.store, held['unreadable']),
                 held_by=held)

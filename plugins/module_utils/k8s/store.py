@@ -19,7 +19,7 @@ import json
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.errors import NotFoundError, RollbackError
 from ansible_collections.ops.rollback.plugins.module_utils._common.ledger import Ledger
-from ansible_collections.ops.rollback.plugins.module_utils._common.lock import parse_stamp
+from ansible_collections.ops.rollback.plugins.module_utils._common.lock import parse_lock, parse_stamp
 from ansible_collections.ops.rollback.plugins.module_utils._common.version import IMAGE
 
 LEDGER_ANNOTATION = 'ops.rollback/ledger'
@@ -144,13 +144,10 @@ class LeaseLockStore:
             return None
         self._resource_version = lease['metadata']['resourceVersion']
         text = (lease['metadata'].get('annotations') or {}).get(LOCK_ANNOTATION, '')
-        try:
-            lock = json.loads(text)
-        except ValueError:
-            lock = None
-        if not isinstance(lock, dict):
-            return {'owner': '(a Lease ops.rollback did not write)', 'holder': {}, 'acquired_at': None,
-                    'expires_at': None, 'unreadable': text[:80] or (lease.get('spec') or {}).get('holderIdentity', '')}
+        lock = parse_lock(text, '(a Lease ops.rollback did not write)')
+        if 'unreadable' in lock and not text:
+            # A Lease another tool holds has no annotation of ours: its holder is what names it.
+            lock['unreadable'] = (lease.get('spec') or {}).get('holderIdentity', '')
         return lock
 
     def _body(self, lock):

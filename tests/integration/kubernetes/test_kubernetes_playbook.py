@@ -178,6 +178,22 @@ def test_a_run_holding_the_lease_refuses_another(lab, playbook):
     assert lab.leases() == {'ops-rollback-deployment-web': 'awx-job-4711'}
 
 
+def test_a_lease_another_tool_holds_is_refused_and_named(lab, playbook):
+    lab.deploy_broken_after_two_good('Deployment', 'web')
+    # Same name, written by some other controller: a holder, none of ops.rollback's annotations.
+    lab.kube.apply(lab.namespace, {
+        'apiVersion': 'coordination.k8s.io/v1', 'kind': 'Lease',
+        'metadata': {'name': 'ops-rollback-deployment-web', 'namespace': lab.namespace},
+        'spec': {'holderIdentity': 'release-bot-7', 'leaseDurationSeconds': 30}})
+
+    output = playbook.rollback('web', expect_rc=2)
+    assert ("The lock Lease ops-rollback-deployment-web in namespace {0} is not one ops.rollback wrote "
+            "(it starts 'release-bot-7')".format(lab.namespace)) in output
+    assert '-e rollback_lock_force=true' in output and 'Nothing was changed.' in output
+    assert lab.template_image('Deployment', 'web') == IMAGE.format('web', BROKEN)
+    assert lab.leases() == {'ops-rollback-deployment-web': 'release-bot-7'}
+
+
 def test_unknown_version_is_refused_listing_the_versions(lab, playbook):
     lab.deploy_broken_after_two_good('Deployment', 'web')
     before = lab.obj('Deployment', 'web')

@@ -67,7 +67,7 @@ def test_unreadable_lock_counts_as_held_until_forced(lock):
     with pytest.raises(LockHeldError) as caught:
         lock.acquire('run-a', {}, ttl=60)
     # Named as the file it is, with the fix; never as a running rollback "by ?@?".
-    assert caught.value.msg.startswith("The lock file {0} is not a lock ops.rollback wrote (it starts '{{half a lo')".format(
+    assert caught.value.msg.startswith("The lock {0} is not one ops.rollback wrote (it starts '{{half a lo')".format(
         lock.store.path))
     assert '-e rollback_lock_force=true' in caught.value.msg and '?@?' not in caught.value.msg
     assert lock.acquire('run-a', {}, ttl=60, force=True)[1]['owner'] == 'run-a'
