@@ -281,7 +281,7 @@ message:
   returned: always
   type: str
   sample: 'Not rolling back (investigate_then_decide): error rate 3 % is between 1 % and 5 %: investigate 5 minutes,
-    then decide. To roll back anyway, run again with -e force=true -e reason="<why>".'
+    then decide. To roll back anyway, run again with -e force=true -e reason="<why>" (in AWX: Force and a Reason in the survey).'
 inputs:
   description:
     - The signals that were given, with C(signals) (how many), C(latency_factor) when latency was given, and

@@ -79,7 +79,7 @@ _TRUE_WHEN_MISSING = ('ne', 'not_in')
 RULE_FIELDS = ('name', 'priority', 'when', 'decision', 'because', 'enabled')
 _PLACEHOLDER = re.compile(r'\{([A-Za-z0-9_.]+)\}')
 
-FORCE_HINT = 'To roll back anyway, run again with -e force=true -e reason="<why>".'
+FORCE_HINT = 'To roll back anyway, run again with -e force=true -e reason="<why>" (in AWX: Force and a Reason in the survey).'
 
 
 def decide(signals=None, migrations=None, rules=None, thresholds=None, reason=None, force=False, force_reason=None):

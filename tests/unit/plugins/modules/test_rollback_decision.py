@@ -41,7 +41,7 @@ def test_advises_against_and_says_how_to_force(_run):
     code, out = _run({'error_rate': 2.5, 'thresholds': {'investigate_minutes': 10}})
     assert code == 0 and out['proceed'] is False
     assert out['investigate_minutes'] == 10
-    assert out['message'].endswith('To roll back anyway, run again with -e force=true -e reason="<why>".')
+    assert out['message'].endswith('To roll back anyway, run again with -e force=true -e reason="<why>" (in AWX: Force and a Reason in the survey).')
 
 
 def test_force_with_a_reason(_run):

@@ -177,7 +177,7 @@ def test_refusal_says_why_and_how_to_force():
     assert result['message'] == (
         'Not rolling back (fix_forward): irreversible migrations are applied (0042_drop_orders_note: drops column '
         'orders.note) and no earlier version works with the current schema: rolling back could lose data, fix '
-        'forward. To roll back anyway, run again with -e force=true -e reason="<why>".')
+        'forward. To roll back anyway, run again with -e force=true -e reason="<why>" (in AWX: Force and a Reason in the survey).')
 
 
 # ---------------------------------------------------------------------------
