@@ -16,6 +16,8 @@ import json
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -251,6 +253,14 @@ def test_a_gate_without_data_never_passes_it_stops_the_run_saying_why_and_nothin
 NGINX_URL = 'http://127.0.0.1:8190'
 
 
+def status(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 class StatusWatch(threading.Thread):
     """What the lab's nginx answered while the rollback ran: ``(status, Retry-After, body)`` per poll."""
 
@@ -261,8 +271,6 @@ class StatusWatch(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self):
-        import urllib.error
-        import urllib.request
         while not self.stopping.is_set():
             try:
                 with urllib.request.urlopen(self.url, timeout=5) as answer:
@@ -298,6 +306,31 @@ def test_maintenance_mode_is_on_while_the_service_rolls_back_and_off_once_it_is_
     assert lab.served_all() == dict((host, 'v1.2.9') for host in lab.names)
     assert subprocess.run([DOCKER, 'exec', LB, 'ls', '/etc/nginx/ops-rollback/maintenance'], capture_output=True,
                           text=True, check=True).stdout == ''
+
+
+def test_a_rollback_that_stops_keeps_the_maintenance_page_up_and_says_where_it_is(wrong_fleet):
+    lab = wrong_fleet
+    page = '/etc/nginx/ops-rollback/maintenance/demo.conf'
+    maintenance = json.dumps({'rollback_maintenance': {'host': 'lablb'}})
+    # v1.2.9 of lab1 fails its health check: the service is not verified, so the page must not go off.
+    lab.exec('lab1', 'sh', '-c', 'echo broken >/srv/demo/releases/v1.2.9/BROKEN')
+    try:
+        _rc, output = lab.rollback('-e', 'rollback_health_retries=2', '-e', 'rollback_health_delay=0.5',
+                                   '-e', maintenance, expect_rc=2)
+        assert ('Customers still get the maintenance page of demo (nginx on lablb: remove {0} and reload nginx once '
+                'the service serves, or run the rollback again)').format(page) in output
+        assert status(NGINX_URL + '/version') == 503
+        # lab1 stays on v1.2.9, unhealthy: once its release is fixed and its app restarted, the same command
+        # finishes the rollback and takes the page down.
+        lab.exec('lab1', 'rm', '/srv/demo/releases/v1.2.9/BROKEN')
+        lab.exec('lab1', '/usr/local/bin/demo-restart')
+        _rc, output = lab.rollback('-e', maintenance)
+        assert 'Customers still get' not in output
+        assert status(NGINX_URL + '/version') == 200
+        assert lab.served_all() == dict((host, 'v1.2.9') for host in lab.names)
+    finally:
+        # The next tests need the lab's nginx serving, whatever happened here.
+        subprocess.run([DOCKER, 'exec', LB, 'sh', '-c', 'rm -f {0} && nginx -s reload'.format(page)], check=True)
 
 
 # --- nginx: the hosts of a batch go down in one write of the upstream ------------------------------------------
