@@ -78,7 +78,7 @@ def test_an_expired_lock_is_taken_over(moto):
 
 def test_a_parameter_ops_rollback_did_not_write_is_held_never_expired(moto):
     moto.client('ssm').put_parameter(Name=NAME, Value='deploy in progress', Type='String')
-    with pytest.raises(LockHeldError, match='not a lock ops.rollback wrote'):
+    with pytest.raises(LockHeldError, match='is not one ops.rollback wrote'):
         RollbackLock(_store(moto)).acquire('run-a', {}, 600)
     assert moto.client('ssm').get_parameter(Name=NAME)['Parameter']['Value'] == 'deploy in progress'
 

@@ -183,7 +183,7 @@ def test_a_current_link_to_a_missing_release_is_said_and_never_recorded(broken_f
 @pytest.mark.parametrize('path, content, words', [
     ('rollback-ledger.json', '[1, 2]', 'lab2: Cannot read the release ledger /srv/demo/rollback-ledger.json: it is not '
                                        'a JSON object with a list of "entries"'),
-    ('.ops-rollback.lock', '{"owner":', 'lab2: The lock file /srv/demo/.ops-rollback.lock is not a lock ops.rollback '
+    ('.ops-rollback.lock', '{"owner":', 'lab2: The lock /srv/demo/.ops-rollback.lock is not one ops.rollback '
                                         'wrote'),
 ])
 def test_malformed_ledger_and_lock_files_are_named_with_the_fix(broken_fleet, path, content, words):
