@@ -33,29 +33,6 @@ options:
   note:
     description: Why, recorded with the ledger's verdicts (for example the incident and its reason).
     type: str
-  lock:
-    description:
-      - The rollback lock, with O(state=listed) (taken) and O(state=unlocked) (released).
-    type: dict
-    suboptions:
-      owner:
-        description: Identifier of this run; the playbook makes one per run (C(rollback_run_id)).
-        type: str
-        required: true
-      ttl:
-        description: Seconds after which the lock is expired and another run may take it over.
-        type: int
-        default: 3600
-      force:
-        description: Take the lock over even from a run that looks alive. Use only once you know that run is gone.
-        type: bool
-        default: false
-      holder:
-        description:
-          - Who takes the lock, stored in it to be shown to other runs. Filled in by the action plugin (C(user),
-            C(controller), C(pid) of C(ansible-playbook)); keys given here are kept.
-        type: dict
-        default: {}
 attributes:
   action:
     description: Has an action plugin that fills in O(lock.holder) and takes over a lock of a run of this controller

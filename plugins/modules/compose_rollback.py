@@ -103,6 +103,7 @@ options:
     default: 300
 extends_documentation_fragment:
   - ops.rollback._rollback_states
+  - ops.rollback._lock
   - ops.rollback._attributes
 attributes:
   action_group:

@@ -74,6 +74,7 @@ options:
     default: 600
 extends_documentation_fragment:
   - ops.rollback._rollback_states
+  - ops.rollback._lock
   - ops.rollback._aws_auth
   - ops.rollback._attributes
   - ops.rollback._attributes.action_group_aws

@@ -171,6 +171,7 @@ options:
         required: true
 extends_documentation_fragment:
   - ops.rollback._rollback_states
+  - ops.rollback._lock
   - ops.rollback._k8s_auth
   - ops.rollback._attributes
   - ops.rollback._attributes.action_group_k8s

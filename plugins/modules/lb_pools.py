@@ -41,7 +41,8 @@ options:
     type: str
     required: true
   state_dir:
-    description: The directory on the load balancer host of the service's ledger and lock files. It must exist.
+    description: The directory on the load balancer host of the service's ledger and lock (C(.ops-rollback.lock)) files.
+      It must exist.
     type: path
     required: true
   version_url:
@@ -79,32 +80,9 @@ options:
   note:
     description: With O(state=recorded), why, stored with the verdicts (the incident and its reason).
     type: str
-  lock:
-    description:
-      - The rollback lock, with O(state=listed) (taken) and O(state=unlocked) (released); the file C(.ops-rollback.lock)
-        in O(state_dir).
-    type: dict
-    suboptions:
-      owner:
-        description: Identifier of this run; the playbook makes one per run (C(rollback_run_id)).
-        type: str
-        required: true
-      ttl:
-        description: Seconds after which the lock is expired and another run may take it over.
-        type: int
-        default: 3600
-      force:
-        description: Take the lock over even from a run that looks alive. Use only once you know that run is gone.
-        type: bool
-        default: false
-      holder:
-        description:
-          - Who takes the lock, stored in it to be shown to other runs. Filled in by the action plugin (C(user),
-            C(controller), C(pid) of C(ansible-playbook)); keys given here are kept.
-        type: dict
-        default: {}
 extends_documentation_fragment:
   - ops.rollback._attributes
+  - ops.rollback._lock
 attributes:
   action:
     description: Has an action plugin that fills in O(lock.holder) and takes over a lock of a run of this controller

@@ -96,6 +96,7 @@ options:
         choices: [stop-first, start-first]
 extends_documentation_fragment:
   - ops.rollback._rollback_states
+  - ops.rollback._lock
   - ops.rollback._docker_conn
   - ops.rollback._attributes
   - ops.rollback._attributes.action_group_docker
