@@ -266,7 +266,7 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.states import
     STATE_OPTIONS,
     STATE_REQUIRED_IF,
     STATES,
-    run_state,
+    run_module_state,
 )
 from ansible_collections.ops.rollback.plugins.module_utils.aws.client import (
     AWS_AUTH_SPEC,
@@ -301,10 +301,7 @@ def revert(module):
     params = module.params
     driver = EcsDriver(AwsClient.connect(**aws_params(params)), params['cluster'], params['service'],
                        container=params['container'])
-    return run_state(driver, state=params['state'], version=params['version'], revision=params['revision'],
-                     check_mode=module.check_mode, wait=params['wait'], wait_timeout=params['wait_timeout'],
-                     rolled_back_from=params['rolled_back_from'], note=params['note'], lock=params['lock'],
-                     warn=module.warn)
+    return run_module_state(driver, module)
 
 
 def main():

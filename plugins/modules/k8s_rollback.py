@@ -467,7 +467,7 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.states import
     STATE_OPTIONS,
     STATE_REQUIRED_IF,
     STATES,
-    run_state,
+    run_module_state,
 )
 from ansible_collections.ops.rollback.plugins.module_utils.k8s.client import (
     HAS_KUBERNETES,
@@ -525,10 +525,7 @@ def roll_back(module):
     refuse_options_not_for_strategy(params)   # before connecting
     client = KubeClient.connect(**dict((key, params[key]) for key in K8S_AUTH_SPEC))
     driver = build_driver(client, params, dry_run=module.check_mode)
-    return run_state(driver, state=params['state'], version=params['version'], revision=params['revision'],
-                     check_mode=module.check_mode, wait=params['wait'], wait_timeout=params['wait_timeout'],
-                     rolled_back_from=params['rolled_back_from'], note=params['note'], lock=params['lock'],
-                     warn=module.warn)
+    return run_module_state(driver, module)
 
 
 def main():

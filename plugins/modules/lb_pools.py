@@ -234,7 +234,7 @@ entries:
 
 from ansible_collections.ops.rollback.plugins.module_utils._common.lock import lock_argument_spec
 from ansible_collections.ops.rollback.plugins.module_utils._common.module import run_module
-from ansible_collections.ops.rollback.plugins.module_utils._common.states import run_state
+from ansible_collections.ops.rollback.plugins.module_utils._common.states import run_module_state
 from ansible_collections.ops.rollback.plugins.module_utils.health.checker import open_url_fetch
 from ansible_collections.ops.rollback.plugins.module_utils.traffic.pools import ColorPools
 
@@ -269,9 +269,7 @@ def read_pools(module):
     pools = ColorPools(params['colors'] if params['state'] != 'unlocked' else None, params['upstream_file'], params['upstream'], params['state_dir'],
                        fetch=open_url_fetch(), version_url=params['version_url'],
                        version_query=params['version_query'], timeout=params['timeout'])
-    return run_state(pools, state=params['state'], version=params['version'], check_mode=module.check_mode,
-                     rolled_back_from=params['rolled_back_from'], note=params['note'], lock=params['lock'],
-                     warn=module.warn)
+    return run_module_state(pools, module)
 
 
 def main():

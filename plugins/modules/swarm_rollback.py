@@ -292,7 +292,7 @@ from ansible_collections.ops.rollback.plugins.module_utils._common.states import
     STATE_OPTIONS,
     STATE_REQUIRED_IF,
     STATES,
-    run_state,
+    run_module_state,
 )
 from ansible_collections.ops.rollback.plugins.module_utils.docker.client import (
     DOCKER_CONN_SPEC,
@@ -331,10 +331,7 @@ def roll_back(module):
         module.fail_json(msg=missing_required_lib('docker'), exception=DOCKER_IMPORT_ERROR)
     params = module.params
     driver = SwarmDriver(connect(**docker_params(params)), params['name'], rollback_config=params['rollback_config'])
-    return run_state(driver, state=params['state'], version=params['version'], check_mode=module.check_mode,
-                     wait=params['wait'], wait_timeout=params['wait_timeout'],
-                     rolled_back_from=params['rolled_back_from'], note=params['note'], lock=params['lock'],
-                     warn=module.warn)
+    return run_module_state(driver, module)
 
 
 def main():

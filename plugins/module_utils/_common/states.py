@@ -71,6 +71,15 @@ def run_state(driver, state='rolled_back', version=None, revision=None, check_mo
     return result
 
 
+def run_module_state(driver, module):
+    """:func:`run_state` with the module's own options: those of STATE_OPTIONS it has, the others defaulted."""
+    params = module.params
+    return run_state(driver, state=params['state'], version=params['version'], revision=params.get('revision'),
+                     check_mode=module.check_mode, wait=params.get('wait', True),
+                     wait_timeout=params.get('wait_timeout', 300), rolled_back_from=params['rolled_back_from'],
+                     note=params['note'], lock=params['lock'], warn=module.warn)
+
+
 def _canonical(driver, version):
     """The version as the history names it (``v1.2.9`` for ``registry/app:v1.2.9``)."""
     validate_version(version, driver.version_syntax)
